@@ -1,0 +1,400 @@
+//! The eBPF source: loads the kernel programs built from `netstat-ebpf`, attaches them
+//! with what the running kernel accepts, and decodes the ring buffer into events.
+//!
+//! Every failure says what was missing (privilege, tracefs, BTF, a layout mismatch), so
+//! callers can carry on as a classic netstat and report exactly what they lack.
+use std::{
+    fmt, io,
+    os::fd::{AsFd, AsRawFd},
+    path::Path,
+    time::Duration,
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::TracePoint,
+};
+use netstat_common::{
+    GLOBAL_NET_INUM_OFFSET, GLOBAL_SKC_NET_OFFSET, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
+    PROG_INET_SOCK_SET_STATE, TcpStateEvent, inet_sock_set_state,
+};
+
+/// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/netstat-ebpf"));
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// Why the kernel side is not running.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("this binary was built without its eBPF object (AYA_BUILD_SKIP was set)")]
+    NoObject,
+    #[error("loading eBPF programs needs root (CAP_BPF and CAP_PERFMON); running as uid {euid}")]
+    NotPrivileged { euid: u32 },
+    #[error("tracefs is not mounted at {TRACEFS} (mount -t tracefs nodev {TRACEFS})")]
+    NoTracefs,
+    #[error("cannot read the tracepoint format {path}: {source}")]
+    Format {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "the running kernel's sock:inet_sock_set_state record differs from the one netstat was built for: {0}"
+    )]
+    FormatMismatch(String),
+    #[error("eBPF load failed: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("eBPF program {name} failed: {source}")]
+    Program {
+        name: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {name} failed: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("eBPF object has no {0}")]
+    Missing(&'static str),
+}
+
+/// Struct offsets read from the running kernel's BTF, so the programs never rely on
+/// a layout frozen at build time (aya emits no CO-RE relocations for Rust programs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// `struct sock_common` → `skc_net` (its `.net` pointer is the first member).
+    pub skc_net: u32,
+    /// `struct net` → `ns.inum`.
+    pub net_inum: u32,
+}
+
+impl KernelOffsets {
+    /// Reads `/sys/kernel/btf/vmlinux`; `None` with the reason when not possible.
+    pub fn from_running_kernel() -> Result<Self, String> {
+        let btf = btf_rs::Btf::from_file(BTF_PATH).map_err(|e| format!("{BTF_PATH}: {e}"))?;
+        let skc_net = member_offset(&btf, "sock_common", &["skc_net"])?;
+        let ns = member_offset(&btf, "net", &["ns"])?;
+        let inum = member_offset(&btf, "ns_common", &["inum"])?;
+        Ok(Self {
+            skc_net,
+            net_inum: ns + inum,
+        })
+    }
+}
+
+/// Byte offset of `path` (nested member names) in `struct name`, looking through
+/// anonymous structs and unions as the C compiler does.
+fn member_offset(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, String> {
+    use btf_rs::Type;
+    let types = btf
+        .resolve_types_by_name(name)
+        .map_err(|e| format!("BTF has no struct {name}: {e}"))?;
+    let st = types
+        .into_iter()
+        .find_map(|t| match t {
+            Type::Struct(s) => Some(s),
+            _ => None,
+        })
+        .ok_or_else(|| format!("BTF has no struct {name}"))?;
+    let want = path.first().ok_or("empty member path")?;
+    find_member(btf, &st, want, 0)
+        .ok_or_else(|| format!("BTF struct {name} has no member {want}"))
+}
+
+fn find_member(btf: &btf_rs::Btf, st: &btf_rs::Struct, want: &str, base: u32) -> Option<u32> {
+    use btf_rs::Type;
+    for m in &st.members {
+        let off = base + m.bit_offset() / 8;
+        let name = btf.resolve_name(m).unwrap_or_default();
+        if name == want {
+            return Some(off);
+        }
+        if name.is_empty() {
+            // Anonymous struct/union: search inside it.
+            let mut ty = btf.resolve_chained_type(m).ok()?;
+            loop {
+                match ty {
+                    Type::Struct(ref s) | Type::Union(ref s) => {
+                        if let Some(o) = find_member(btf, s, want, off) {
+                            return Some(o);
+                        }
+                        break;
+                    }
+                    Type::Typedef(ref t) => ty = btf.resolve_chained_type(t).ok()?,
+                    Type::Volatile(ref t) | Type::Const(ref t) => {
+                        ty = btf.resolve_chained_type(t).ok()?;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Checks the running kernel's tracepoint format against the layout in netstat-common.
+pub fn check_format(format: &str) -> Result<(), String> {
+    for (field, offset, size) in inet_sock_set_state::FIELDS {
+        let line = format
+            .lines()
+            .find(|l| {
+                l.split(';').next().is_some_and(|decl| {
+                    let decl = decl.trim();
+                    decl.ends_with(&format!(" {field}"))
+                        || decl.contains(&format!(" {field}["))
+                        || decl.ends_with(&format!("*{field}"))
+                })
+            })
+            .ok_or_else(|| format!("field {field} is missing"))?;
+        let get = |key: &str| -> Option<usize> {
+            line.split(';')
+                .find_map(|p| p.trim().strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+        };
+        if get("offset:") != Some(offset) || get("size:") != Some(size) {
+            return Err(format!(
+                "field {field}: expected offset {offset} size {size}, kernel has `{}`",
+                line.trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes one ring-buffer record. Pure: tested with bytes built from the shared type.
+pub fn decode_event(bytes: &[u8]) -> Result<TcpStateEvent, DecodeError> {
+    let want = std::mem::size_of::<TcpStateEvent>();
+    if bytes.len() < want {
+        return Err(DecodeError {
+            len: bytes.len(),
+            want,
+        });
+    }
+    // SAFETY: TcpStateEvent is repr(C), Copy, valid for any bit pattern; the length
+    // is checked above and read_unaligned copes with any alignment.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<TcpStateEvent>()) })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("short eBPF event: {len} bytes, expected {want}")]
+pub struct DecodeError {
+    pub len: usize,
+    pub want: usize,
+}
+
+/// How the state-change source is attached (shown with `-v`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMethod {
+    Tracepoint,
+}
+
+impl fmt::Display for AttachMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tracepoint => f.write_str("tracepoint sock:inet_sock_set_state"),
+        }
+    }
+}
+
+/// Options for [`StateProbe::load`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProbeOptions {
+    /// Ring buffer size in bytes (power of two, page multiple); `None` for the default.
+    pub ring_bytes: Option<u32>,
+}
+
+/// The loaded and attached TCP state-change programs.
+pub struct StateProbe {
+    // Field order matters for drop: the ring buffer before the object that owns it.
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    _ebpf: Ebpf,
+    pub method: AttachMethod,
+    pub offsets: Option<KernelOffsets>,
+    /// Why `offsets` is None, if it is.
+    pub offsets_error: Option<String>,
+}
+
+impl StateProbe {
+    pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
+        if OBJECT.is_empty() {
+            return Err(LoadError::NoObject);
+        }
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        if euid != 0 {
+            return Err(LoadError::NotPrivileged { euid });
+        }
+        let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
+        if !tracefs_mounted() {
+            return Err(LoadError::NoTracefs);
+        }
+        let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
+            path: format_path.clone(),
+            source,
+        })?;
+        check_format(&format).map_err(LoadError::FormatMismatch)?;
+
+        let (offsets, offsets_error) = match KernelOffsets::from_running_kernel() {
+            Ok(o) => (Some(o), None),
+            Err(e) => (None, Some(e)),
+        };
+        let skc_net = offsets.map_or(OFFSET_UNKNOWN, |o| o.skc_net);
+        let net_inum = offsets.map_or(OFFSET_UNKNOWN, |o| o.net_inum);
+        let mut loader = EbpfLoader::new();
+        loader
+            .override_global(GLOBAL_SKC_NET_OFFSET, &skc_net, true)
+            .override_global(GLOBAL_NET_INUM_OFFSET, &net_inum, true);
+        if let Some(bytes) = opts.ring_bytes {
+            loader.map_max_entries(MAP_EVENTS, bytes);
+        }
+        let mut ebpf = loader.load(OBJECT)?;
+
+        let prog: &mut TracePoint = ebpf
+            .program_mut(PROG_INET_SOCK_SET_STATE)
+            .ok_or(LoadError::Missing(PROG_INET_SOCK_SET_STATE))?
+            .try_into()
+            .map_err(|source| LoadError::Program {
+                name: PROG_INET_SOCK_SET_STATE,
+                source,
+            })?;
+        let map_err = |name| move |source| LoadError::Program { name, source };
+        prog.load().map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
+        prog.attach("sock", "inet_sock_set_state")
+            .map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
+
+        let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).ok_or(LoadError::Missing(MAP_EVENTS))?)
+            .map_err(|source| LoadError::Map {
+                name: MAP_EVENTS,
+                source,
+            })?;
+        let lost = PerCpuArray::try_from(ebpf.take_map(MAP_LOST).ok_or(LoadError::Missing(MAP_LOST))?)
+            .map_err(|source| LoadError::Map {
+                name: MAP_LOST,
+                source,
+            })?;
+        Ok(Self {
+            ring,
+            lost,
+            _ebpf: ebpf,
+            method: AttachMethod::Tracepoint,
+            offsets,
+            offsets_error,
+        })
+    }
+
+    /// Waits up to `timeout` for events and returns those queued. Records that do not
+    /// decode are counted in the second value, never silently skipped.
+    pub fn poll(&mut self, timeout: Duration) -> io::Result<(Vec<TcpStateEvent>, u64)> {
+        let mut pfd = libc::pollfd {
+            fd: self.ring.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        let mut events = Vec::new();
+        let mut undecodable = 0;
+        while let Some(item) = self.ring.next() {
+            match decode_event(&item) {
+                Ok(ev) => events.push(ev),
+                Err(_) => undecodable += 1,
+            }
+        }
+        Ok((events, undecodable))
+    }
+
+    /// Events the kernel side could not queue (ring buffer full), summed over CPUs.
+    pub fn lost(&self) -> io::Result<u64> {
+        let v = self
+            .lost
+            .get(&0, 0)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(v.iter().sum())
+    }
+}
+
+fn tracefs_mounted() -> bool {
+    Path::new(TRACEFS).join("events").is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORMAT: &str = "name: inet_sock_set_state
+ID: 2287
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:const void * skaddr;	offset:8;	size:8;	signed:0;
+	field:int oldstate;	offset:16;	size:4;	signed:1;
+	field:int newstate;	offset:20;	size:4;	signed:1;
+	field:__u16 sport;	offset:24;	size:2;	signed:0;
+	field:__u16 dport;	offset:26;	size:2;	signed:0;
+	field:__u16 family;	offset:28;	size:2;	signed:0;
+	field:__u16 protocol;	offset:30;	size:2;	signed:0;
+	field:__u8 saddr[4];	offset:32;	size:4;	signed:0;
+	field:__u8 daddr[4];	offset:36;	size:4;	signed:0;
+	field:__u8 saddr_v6[16];	offset:40;	size:16;	signed:0;
+	field:__u8 daddr_v6[16];	offset:56;	size:16;	signed:0;
+";
+
+    #[test]
+    fn format_of_kernel_4_16_and_later_is_accepted() {
+        check_format(FORMAT).expect("layout matches");
+    }
+
+    #[test]
+    fn moved_field_is_refused_with_its_name() {
+        let moved = FORMAT.replace("sport;\toffset:24", "sport;\toffset:26");
+        let err = check_format(&moved).unwrap_err();
+        assert!(err.contains("sport"), "{err}");
+        let missing = FORMAT.replace("daddr_v6[16]", "other[16]");
+        assert!(check_format(&missing).unwrap_err().contains("daddr_v6"));
+    }
+
+    #[test]
+    fn ring_records_decode_from_shared_type_bytes() {
+        let ev = TcpStateEvent {
+            ts_ns: 42,
+            skaddr: 0xffff_8880_0000_1000,
+            netns: 4026531840,
+            current_tgid: 7,
+            family: netstat_common::AF_INET,
+            protocol: netstat_common::IPPROTO_TCP,
+            sport: 8080,
+            dport: 40000,
+            oldstate: 2,
+            newstate: 1,
+            _pad: [0; 6],
+            saddr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            daddr: [127, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        // SAFETY: viewing a repr(C) Copy value as its bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&ev as *const TcpStateEvent).cast::<u8>(),
+                std::mem::size_of::<TcpStateEvent>(),
+            )
+        };
+        let mut shifted = vec![0u8; 1];
+        shifted.extend_from_slice(bytes);
+        assert_eq!(decode_event(&shifted[1..]), Ok(ev));
+        assert_eq!(
+            decode_event(&bytes[..10]),
+            Err(DecodeError { len: 10, want: 72 })
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The one socket model every source fills and every renderer reads: plain std types.
+use std::net::IpAddr;
+
+/// Internet protocols netstat lists, in net-tools' section order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InetProto {
+    Tcp,
+    Sctp,
+    Udp,
+    UdpLite,
+    Raw,
+}
+
+/// Address family of an Internet socket table (`/proc/net/tcp` vs `/proc/net/tcp6`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Inet,
+    Inet6,
+}
+
+/// The kernel's per-socket timer, as `/proc/net/tcp` prints it (`tr`, `tm->when`,
+/// `retrnsmt`, and the probes column).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timer {
+    /// 0 none, 1 retransmit, 2 keepalive, 3 timewait, 4 zero-window probe.
+    pub kind: u8,
+    /// Time left, in clock ticks (USER_HZ, 1/100 s), as `tm->when`.
+    pub when_ticks: u64,
+    pub retransmits: u64,
+    pub probes: u32,
+}
+
+/// One row of an Internet socket table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InetSocket {
+    pub proto: InetProto,
+    pub family: Family,
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    /// Kernel state number (TCP states for tcp; 1/7 for udp and raw).
+    pub state: u8,
+    pub rx_queue: u64,
+    pub tx_queue: u64,
+    pub uid: u32,
+    /// 0 for sockets with no `struct socket` (TIME_WAIT, orphans, unaccepted).
+    pub inode: u64,
+    pub timer: Timer,
+}
+
+/// One row of `/proc/net/unix`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixSocket {
+    pub refcount: u64,
+    pub protocol: u64,
+    pub flags: u64,
+    /// SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3, SOCK_RDM 4, SOCK_SEQPACKET 5.
+    pub sock_type: u32,
+    /// SS_FREE 0, SS_UNCONNECTED 1, SS_CONNECTING 2, SS_CONNECTED 3, SS_DISCONNECTING 4.
+    pub state: u32,
+    pub inode: u64,
+    /// The path bytes as the kernel prints them (abstract names start with `@`); None if unbound.
+    pub path: Option<Vec<u8>>,
+}

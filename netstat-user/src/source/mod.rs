@@ -1,0 +1,2 @@
+//! Sources: where socket data comes from. Sources never print.
+pub mod procnet;
