@@ -1,0 +1,183 @@
+//! Developer tasks for this workspace, run as `cargo xtask <task>` (alias in .cargo/config.toml).
+//! xtask only orchestrates: the eBPF object is built by netstat-user's build.rs (aya-build).
+mod cmd;
+mod parse;
+mod setup;
+
+use std::{
+    ffi::OsString,
+    fs,
+    os::unix::process::ExitStatusExt as _,
+    path::{Path, PathBuf},
+    process::{ExitCode, ExitStatus},
+};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::cmd::Cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Set up, build, run and test netstat"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what a fresh Debian 12 machine needs (Debian packages, nightly rust-src,
+    /// bpf-linker, tracefs and bpffs mounts); does nothing when all is present
+    Setup,
+    /// Setup, then build target/release/netstat with its eBPF object
+    Build,
+    /// Setup, build, then run target/release/netstat as root with ARGS
+    /// (`cargo xtask run -- -tanp`), exiting with its exit code
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Setup, build, then rustfmt check, clippy and every test (unit and integration;
+    /// the integration tests need root)
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run_task(cli.task) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_task(task: Task) -> Result<ExitCode> {
+    let root = workspace_root()?;
+    match task {
+        Task::Setup => setup::setup(&root, true)?,
+        Task::Build => {
+            build(&root)?;
+        }
+        Task::Run { args } => {
+            let bin = build(&root)?;
+            let cmd = if is_root()? {
+                Cmd::new(&bin)
+            } else if Cmd::new("sudo").arg("--version").probe().is_some() {
+                eprintln!("xtask: not root: running netstat through sudo");
+                Cmd::new("sudo").arg("--").arg(&bin)
+            } else {
+                bail!("`cargo xtask run` runs netstat as root: run it as root (no sudo found)");
+            };
+            let status = cmd.args(&args).status()?;
+            return Ok(ExitCode::from(exit_code(status)));
+        }
+        Task::Test => test(&root)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Quick setup, then the release build; returns the absolute path of the netstat binary.
+fn build(root: &Path) -> Result<PathBuf> {
+    setup::setup(root, false)?;
+    cargo(root)
+        .args(["build", "--release", "--package", "netstat-user"])
+        .run()?;
+    let bin = target_dir(root)?.join("release").join("netstat");
+    if !bin.is_file() {
+        bail!("the build succeeded but {} is missing", bin.display());
+    }
+    Ok(bin)
+}
+
+fn test(root: &Path) -> Result<()> {
+    let bin = build(root)?;
+    if !is_root()? {
+        eprintln!("xtask: warning: not root: the privileged integration tests cannot pass");
+    }
+    cargo(root).args(["fmt", "--all", "--", "--check"]).run()?;
+    // netstat-ebpf only builds for the bpf target (via netstat-user/build.rs); skipping the
+    // eBPF build keeps clippy's dev-profile check from compiling the kernel object again.
+    cargo(root)
+        .env("AYA_BUILD_SKIP", "1")
+        .args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "netstat-ebpf",
+            "--all-targets",
+        ])
+        .args(["--", "-D", "warnings"])
+        .run()?;
+    cargo(root)
+        .env("NETSTAT_BIN", &bin)
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "netstat-ebpf",
+            "--release",
+        ])
+        .args(["--", "--test-threads=1"])
+        .run()
+}
+
+/// cargo in the workspace, on the toolchain rustup picks there rather than the one that
+/// happened to start xtask (`cargo +nightly xtask` must not build the workspace on nightly).
+fn cargo(root: &Path) -> Cmd {
+    Cmd::new("cargo")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTUP_TOOLCHAIN_SOURCE")
+        .dir(root)
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_owned)
+        .with_context(|| format!("{} has no parent", manifest_dir.display()))
+}
+
+/// The target directory cargo really uses (honours CARGO_TARGET_DIR and config files).
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let cmd = cargo(root).args(["metadata", "--format-version", "1", "--no-deps"]);
+    let json = cmd.read()?;
+    parse::target_directory(&json)
+        .map(PathBuf::from)
+        .with_context(|| format!("no target_directory in the output of `{cmd}`"))
+}
+
+fn is_root() -> Result<bool> {
+    let status = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    Ok(parse::effective_uid(&status).context("no Uid line in /proc/self/status")? == 0)
+}
+
+/// The shell's convention: the exit code, or 128 + the signal that killed the process.
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code & 0xff).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from((128 + signal) & 0xff).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        // Raw wait statuses: exit code in the second byte, terminating signal in the first.
+        assert_eq!(exit_code(ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code(ExitStatus::from_raw(9)), 137);
+    }
+}
