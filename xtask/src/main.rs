@@ -1,5 +1,6 @@
 //! Developer tasks for this workspace, run as `cargo xtask <task>` (alias in .cargo/config.toml).
 //! xtask only orchestrates: the eBPF object is built by netstat-user's build.rs (aya-build).
+mod bench;
 mod cmd;
 mod parse;
 mod setup;
@@ -44,6 +45,16 @@ enum Task {
     /// Setup, build, then rustfmt check, clippy and every test (unit and integration;
     /// the integration tests need root)
     Test,
+    /// Setup, build, then time our netstat against net-tools netstat and ss on a large
+    /// socket set in a network namespace of its own, and print the ratios
+    Bench {
+        /// Loopback TCP connections to hold (two sockets each)
+        #[arg(long, default_value_t = 50_000)]
+        connections: usize,
+        /// Timed runs of each command (the median is reported)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +89,13 @@ fn run_task(task: Task) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code(status)));
         }
         Task::Test => test(&root)?,
+        Task::Bench { connections, runs } => {
+            let bin = build(&root)?;
+            if !is_root()? {
+                bail!("`cargo xtask bench` creates a network namespace: run it as root");
+            }
+            bench::bench(&root, &bin, &bench::BenchArgs { connections, runs: runs.max(1) })?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
