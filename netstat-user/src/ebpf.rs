@@ -102,8 +102,7 @@ fn member_offset(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, St
         })
         .ok_or_else(|| format!("BTF has no struct {name}"))?;
     let want = path.first().ok_or("empty member path")?;
-    find_member(btf, &st, want, 0)
-        .ok_or_else(|| format!("BTF struct {name} has no member {want}"))
+    find_member(btf, &st, want, 0).ok_or_else(|| format!("BTF struct {name} has no member {want}"))
 }
 
 fn find_member(btf: &btf_rs::Btf, st: &btf_rs::Struct, want: &str, base: u32) -> Option<u32> {
@@ -268,16 +267,22 @@ impl StateProbe {
         prog.attach("sock", "inet_sock_set_state")
             .map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
 
-        let ring = RingBuf::try_from(ebpf.take_map(MAP_EVENTS).ok_or(LoadError::Missing(MAP_EVENTS))?)
-            .map_err(|source| LoadError::Map {
-                name: MAP_EVENTS,
-                source,
-            })?;
-        let lost = PerCpuArray::try_from(ebpf.take_map(MAP_LOST).ok_or(LoadError::Missing(MAP_LOST))?)
-            .map_err(|source| LoadError::Map {
-                name: MAP_LOST,
-                source,
-            })?;
+        let ring = RingBuf::try_from(
+            ebpf.take_map(MAP_EVENTS)
+                .ok_or(LoadError::Missing(MAP_EVENTS))?,
+        )
+        .map_err(|source| LoadError::Map {
+            name: MAP_EVENTS,
+            source,
+        })?;
+        let lost = PerCpuArray::try_from(
+            ebpf.take_map(MAP_LOST)
+                .ok_or(LoadError::Missing(MAP_LOST))?,
+        )
+        .map_err(|source| LoadError::Map {
+            name: MAP_LOST,
+            source,
+        })?;
         Ok(Self {
             ring,
             lost,

@@ -8,7 +8,10 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use crate::model::{Family, InetProto, InetSocket, UnixSocket};
+use crate::{
+    model::{Family, InetProto, InetSocket, UnixSocket},
+    names::ntop6,
+};
 
 /// Display switches of the socket tables (a projection of the parsed options).
 #[derive(Clone, Copy, Debug, Default)]
@@ -143,7 +146,7 @@ pub fn write_inet_row(
     view: &SocketView,
     names: &mut dyn Namer,
     s: &InetSocket,
-    program: Option<&str>,
+    program: Option<&[u8]>,
 ) -> io::Result<()> {
     let list = match s.proto {
         InetProto::Tcp | InetProto::Sctp => ServiceList::Tcp,
@@ -200,7 +203,7 @@ fn finish_row(
     names: &mut dyn Namer,
     uid: u32,
     inode: u64,
-    program: Option<&str>,
+    program: Option<&[u8]>,
 ) {
     if view.extend {
         match (!view.numeric_users).then(|| names.user(uid)).flatten() {
@@ -215,7 +218,8 @@ fn finish_row(
         let _ = write!(line, "{inode:<10}");
     }
     if view.programs {
-        let _ = write!(line, " {:<20}", program.unwrap_or("-"));
+        line.push(b' ');
+        pad(line, program.unwrap_or(b"-"), 20);
     }
 }
 
@@ -235,7 +239,11 @@ pub fn timer_text(s: &InetSocket) -> String {
         },
         // udp_do_one() forces retr to 0; raw_do_one() keeps it. Both divide by 100.
         _ => {
-            let retr = if matches!(s.proto, InetProto::Raw) { retr } else { 0 };
+            let retr = if matches!(s.proto, InetProto::Raw) {
+                retr
+            } else {
+                0
+            };
             match t.kind {
                 0 => format!("off (0.00/{retr}/{probes})"),
                 k @ (1 | 2) => format!("on{k} ({secs:.2}/{retr}/{probes})"),
@@ -298,15 +306,7 @@ pub fn host_text(numeric: bool, names: &mut dyn Namer, addr: IpAddr) -> String {
             if numeric || a.is_unspecified() {
                 return a.to_string();
             }
-            // INET_rresolve() with netmask 0xffffff00 compared against a network-order
-            // address: only a zero first octet makes it a "network" (getnetbyaddr),
-            // which never names a socket address in practice; print it numerically.
-            if a.octets()[0] == 0 {
-                return a.to_string();
-            }
-            names
-                .host(IpAddr::V4(a))
-                .unwrap_or_else(|| a.to_string())
+            names.host(IpAddr::V4(a)).unwrap_or_else(|| a.to_string())
         }
         IpAddr::V6(a) => {
             // fix_v4_address(): a v4-mapped address prints as its IPv4 part, never
@@ -315,12 +315,12 @@ pub fn host_text(numeric: bool, names: &mut dyn Namer, addr: IpAddr) -> String {
                 return v4.to_string();
             }
             if numeric {
-                return ntop6(&a);
+                return ntop6(a);
             }
             if a.is_unspecified() {
                 return "[::]".into();
             }
-            names.host(IpAddr::V6(a)).unwrap_or_else(|| ntop6(&a))
+            names.host(IpAddr::V6(a)).unwrap_or_else(|| ntop6(a))
         }
     }
 }
@@ -335,23 +335,6 @@ fn v4_mapped(a: &Ipv6Addr) -> Option<Ipv4Addr> {
         )),
         _ => None,
     }
-}
-
-/// glibc `inet_ntop(AF_INET6)`: RFC 5952 compression, as Rust's `Display`, except that
-/// an address whose first six groups are zero and seventh non-zero prints as
-/// IPv4-compatible `::a.b.c.d`.
-pub fn ntop6(a: &Ipv6Addr) -> String {
-    let s = a.segments();
-    if s[..6] == [0; 6] && s[6] != 0 {
-        return format!(
-            "::{}.{}.{}.{}",
-            s[6] >> 8,
-            s[6] & 0xff,
-            s[7] >> 8,
-            s[7] & 0xff
-        );
-    }
-    a.to_string()
 }
 
 /// `unix_info()` header.
@@ -384,7 +367,7 @@ pub fn write_unix_row(
     out: &mut dyn Write,
     view: &SocketView,
     s: &UnixSocket,
-    program: Option<&str>,
+    program: Option<&[u8]>,
 ) -> io::Result<()> {
     let proto = if s.protocol == 0 { "unix" } else { "??" };
     let mut flags = String::from("[ ");
@@ -422,7 +405,8 @@ pub fn write_unix_row(
         s.refcount as i64, s.inode
     );
     if view.programs {
-        let _ = write!(line, " {:<20}", program.unwrap_or("-"));
+        line.push(b' ');
+        pad(&mut line, program.unwrap_or(b"-"), 20);
     }
     line.push(b' ');
     // net-tools reads the path with sscanf("%s"): it stops at the first whitespace.
@@ -446,7 +430,11 @@ mod tests {
         let local: IpAddr = local.parse().expect("test address");
         InetSocket {
             proto: InetProto::Tcp,
-            family: if local.is_ipv6() { Family::Inet6 } else { Family::Inet },
+            family: if local.is_ipv6() {
+                Family::Inet6
+            } else {
+                Family::Inet
+            },
             local,
             local_port: lp,
             remote: remote.parse().expect("test address"),
@@ -460,7 +448,7 @@ mod tests {
         }
     }
 
-    fn render(view: &SocketView, s: &InetSocket, prog: Option<&str>) -> String {
+    fn render(view: &SocketView, s: &InetSocket, prog: Option<&[u8]>) -> String {
         let mut v = Vec::new();
         write_inet_row(&mut v, view, &mut NoNames, s, prog).expect("vec write");
         String::from_utf8(v).expect("utf-8")
@@ -468,7 +456,12 @@ mod tests {
 
     #[test]
     fn tcp_rows_match_captured_reference() {
-        let view = SocketView { all: true, numeric_hosts: true, numeric_ports: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            numeric_hosts: true,
+            numeric_ports: true,
+            ..Default::default()
+        };
         let mut s = tcp("127.0.0.1", 22222, "127.0.0.1", 51356, 1);
         s.rx_queue = 1234;
         assert_eq!(
@@ -489,7 +482,12 @@ mod tests {
 
     #[test]
     fn long_ipv6_is_cut_to_23_and_wide_keeps_it() {
-        let view = SocketView { all: true, numeric_hosts: true, numeric_ports: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            numeric_hosts: true,
+            numeric_ports: true,
+            ..Default::default()
+        };
         let s = tcp("2001:db8:aaaa:bbbb:cccc:dddd:eeee:1", 44321, "::", 0, 10);
         assert_eq!(
             render(&view, &s, None),
@@ -516,7 +514,10 @@ mod tests {
 
     #[test]
     fn non_numeric_unspecified_v6_is_bracketed() {
-        let view = SocketView { all: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            ..Default::default()
+        };
         let s = tcp("::", 8443, "::", 0, 10);
         assert_eq!(
             render(&view, &s, None),
@@ -526,19 +527,33 @@ mod tests {
 
     #[test]
     fn extend_program_and_timer_columns() {
-        let view = SocketView { all: true, numeric_hosts: true, numeric_ports: true, numeric_users: true, extend: true, programs: true, timers: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            numeric_hosts: true,
+            numeric_ports: true,
+            numeric_users: true,
+            extend: true,
+            programs: true,
+            timers: true,
+            ..Default::default()
+        };
         let mut s = tcp("127.0.0.1", 9999, "0.0.0.0", 0, 10);
         s.uid = 65534;
         s.inode = 223575;
         assert_eq!(
-            render(&view, &s, Some("11480/a-very-long-p")),
+            render(&view, &s, Some(b"11480/a-very-long-p")),
             "tcp        0      0 127.0.0.1:9999          0.0.0.0:*               LISTEN      65534      223575     11480/a-very-long-p  off (0.00/0/0)\n"
         );
     }
 
     #[test]
     fn udp_and_raw_state_columns() {
-        let view = SocketView { all: true, numeric_hosts: true, numeric_ports: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            numeric_hosts: true,
+            numeric_ports: true,
+            ..Default::default()
+        };
         let mut u = tcp("127.0.0.1", 5353, "0.0.0.0", 0, 7);
         u.proto = InetProto::Udp;
         u.rx_queue = 832;
@@ -556,7 +571,10 @@ mod tests {
 
     #[test]
     fn listening_filter_differs_for_tcp_and_udp() {
-        let l = SocketView { listening: true, ..Default::default() };
+        let l = SocketView {
+            listening: true,
+            ..Default::default()
+        };
         let d = SocketView::default();
         let syn_sent = tcp("127.0.0.1", 1, "127.0.0.1", 2, 2);
         assert!(!inet_shown(&l, &syn_sent) && inet_shown(&d, &syn_sent));
@@ -568,7 +586,10 @@ mod tests {
 
     #[test]
     fn unix_rows_match_captured_reference() {
-        let view = SocketView { all: true, ..Default::default() };
+        let view = SocketView {
+            all: true,
+            ..Default::default()
+        };
         let mk = |flags, ty, state, inode, path: Option<&str>| UnixSocket {
             refcount: 2,
             protocol: 0,
@@ -579,21 +600,26 @@ mod tests {
             path: path.map(|p| p.as_bytes().to_vec()),
         };
         let mut v = Vec::new();
-        write_unix_row(&mut v, &view, &mk(SO_ACCEPTCON, 1, 1, 224395, Some("/tmp/nsgen/stream.sock")), None).expect("write");
+        write_unix_row(
+            &mut v,
+            &view,
+            &mk(SO_ACCEPTCON, 1, 1, 224395, Some("/tmp/nsgen/stream.sock")),
+            None,
+        )
+        .expect("write");
         write_unix_row(&mut v, &view, &mk(0, 2, 1, 224403, None), None).expect("write");
-        write_unix_row(&mut v, &view, &mk(0, 2, 1, 5, Some("/tmp/with space.sock")), Some("1/x")).expect("write");
+        write_unix_row(
+            &mut v,
+            &view,
+            &mk(0, 2, 1, 5, Some("/tmp/with space.sock")),
+            Some(b"1/x"),
+        )
+        .expect("write");
         assert_eq!(
             String::from_utf8(v).expect("utf-8"),
             "unix  2      [ ACC ]     STREAM     LISTENING     224395   /tmp/nsgen/stream.sock\n\
              unix  2      [ ]         DGRAM                    224403   \n\
              unix  2      [ ]         DGRAM                    5        /tmp/with\n"
         );
-    }
-
-    #[test]
-    fn ntop6_matches_glibc_for_ipv4_compatible() {
-        assert_eq!(ntop6(&"::1.2.3.4".parse().expect("addr")), "::1.2.3.4");
-        assert_eq!(ntop6(&"::1".parse().expect("addr")), "::1");
-        assert_eq!(ntop6(&"fe80::1".parse().expect("addr")), "fe80::1");
     }
 }

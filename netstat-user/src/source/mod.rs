@@ -1,2 +1,4 @@
 //! Sources: where socket data comes from. Sources never print.
+pub mod netlink;
+pub mod procfd;
 pub mod procnet;

@@ -36,7 +36,10 @@ pub struct Parsed<T> {
 
 impl<T> Default for Parsed<T> {
     fn default() -> Self {
-        Self { rows: Vec::new(), bogus: Vec::new() }
+        Self {
+            rows: Vec::new(),
+            bogus: Vec::new(),
+        }
     }
 }
 
@@ -70,11 +73,7 @@ impl ProcNet {
     }
 
     /// Reads and parses one Internet table.
-    pub fn inet(
-        &self,
-        proto: InetProto,
-        family: Family,
-    ) -> Result<Parsed<InetSocket>, ReadError> {
+    pub fn inet(&self, proto: InetProto, family: Family) -> Result<Parsed<InetSocket>, ReadError> {
         let path = self.inet_path(proto, family);
         let text = read(&path)?;
         Ok(parse_inet(&text, proto, family))
@@ -319,14 +318,25 @@ mod tests {
         let ka = &p.rows[2];
         assert_eq!(ka.rx_queue, 1234);
         assert_eq!(ka.uid, 65534);
-        assert_eq!(ka.timer, Timer { kind: 2, when_ticks: 0x98A6E, retransmits: 2, probes: 3 });
+        assert_eq!(
+            ka.timer,
+            Timer {
+                kind: 2,
+                when_ticks: 0x98A6E,
+                retransmits: 2,
+                probes: 3
+            }
+        );
     }
 
     #[test]
     fn tcp6_words_are_host_endian() {
         let text = "hdr\n   0: B80D0120AAAAAAAABBBBCCCC01000000:AD31 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n   1: 0000000000000000FFFF00000100007F:8235 0000000000000000FFFF00000100007F:BD3A 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0\n";
         let p = parse_inet(text, InetProto::Tcp, Family::Inet6);
-        assert_eq!(p.rows[0].local.to_string(), "2001:db8:aaaa:aaaa:cccc:bbbb:0:1");
+        assert_eq!(
+            p.rows[0].local.to_string(),
+            "2001:db8:aaaa:aaaa:cccc:bbbb:0:1"
+        );
         assert_eq!(p.rows[0].local_port, 44337);
         assert_eq!(p.rows[1].local.to_string(), "::ffff:127.0.0.1");
         assert_eq!(p.rows[0].family, Family::Inet6);
@@ -338,7 +348,11 @@ mod tests {
         assert!(parse_inet_line(line, InetProto::Tcp).is_none());
         let u = parse_inet_line(line, InetProto::Udp).expect("10 fields are enough for udp");
         assert_eq!(u.inode, 0);
-        let p = parse_inet(&format!("hdr\n{line}\ngarbage here\n"), InetProto::Tcp, Family::Inet);
+        let p = parse_inet(
+            &format!("hdr\n{line}\ngarbage here\n"),
+            InetProto::Tcp,
+            Family::Inet,
+        );
         assert_eq!(p.bogus.len(), 2);
         assert_eq!(p.bogus[0].message(), "warning, got bogus tcp line.");
     }
@@ -355,10 +369,16 @@ mod tests {
         assert!(p.bogus.is_empty());
         assert_eq!(p.rows.len(), 4);
         assert_eq!(p.rows[0].flags, 0x10000);
-        assert_eq!(p.rows[0].path.as_deref(), Some(&b"/tmp/nsgen/stream.sock"[..]));
+        assert_eq!(
+            p.rows[0].path.as_deref(),
+            Some(&b"/tmp/nsgen/stream.sock"[..])
+        );
         assert_eq!(p.rows[1].path, None);
         assert_eq!(p.rows[1].state, 3);
-        assert_eq!(p.rows[2].path.as_deref(), Some(&b"/tmp/with space.sock"[..]));
+        assert_eq!(
+            p.rows[2].path.as_deref(),
+            Some(&b"/tmp/with space.sock"[..])
+        );
         assert_eq!(p.rows[3].path.as_deref(), Some(&b"@nsgen-abstract"[..]));
     }
 
