@@ -8,9 +8,7 @@ use aya_ebpf::{
     maps::{PerCpuArray, RingBuf},
     programs::TracePointContext,
 };
-use netstat_common::{
-    EVENTS_RING_BYTES, OFFSET_UNKNOWN, TcpStateEvent, inet_sock_set_state as tp,
-};
+use netstat_common::{EVENTS_RING_BYTES, OFFSET_UNKNOWN, TcpStateEvent, inet_sock_set_state as tp};
 
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
@@ -97,11 +95,10 @@ unsafe fn sock_netns(skaddr: u64) -> u32 {
     if net_off == OFFSET_UNKNOWN || inum_off == OFFSET_UNKNOWN || skaddr == 0 {
         return 0;
     }
-    let net: u64 =
-        match unsafe { bpf_probe_read_kernel((skaddr + net_off as u64) as *const u64) } {
-            Ok(p) if p != 0 => p,
-            _ => return 0,
-        };
+    let net: u64 = match unsafe { bpf_probe_read_kernel((skaddr + net_off as u64) as *const u64) } {
+        Ok(p) if p != 0 => p,
+        _ => return 0,
+    };
     unsafe { bpf_probe_read_kernel((net + inum_off as u64) as *const u32) }.unwrap_or(0)
 }
 

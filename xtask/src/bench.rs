@@ -39,7 +39,12 @@ impl Stage {
             .run()?;
         // Enough ephemeral ports for every client socket of the run.
         stage
-            .exec(["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"])
+            .exec([
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.ip_local_port_range=1024 65000",
+            ])
             .run()?;
         let script = root.join("xtask/bench/hold_connections.py");
         let mut left = connections;
@@ -133,7 +138,11 @@ fn time_command(ns: &str, argv: &[&str], runs: usize) -> Result<Timing> {
 pub fn bench(root: &Path, bin: &Path, args: &BenchArgs) -> Result<()> {
     let ours = bin.to_str().context("binary path is not UTF-8")?;
     for tool in ["ss", "/usr/bin/netstat", "python3"] {
-        if Cmd::new("sh").args(["-c", &format!("command -v {tool}")]).probe().is_none() {
+        if Cmd::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .probe()
+            .is_none()
+        {
             bail!("{tool} is missing: run `cargo xtask setup`");
         }
     }
@@ -147,7 +156,11 @@ pub fn bench(root: &Path, bin: &Path, args: &BenchArgs) -> Result<()> {
     let groups: [(&str, [&[&str]; 3]); 2] = [
         (
             "-tan",
-            [&[ours, "-tan"], &["/usr/bin/netstat", "-tan"], &["ss", "-tan"]],
+            [
+                &[ours, "-tan"],
+                &["/usr/bin/netstat", "-tan"],
+                &["ss", "-tan"],
+            ],
         ),
         (
             "-tanp",

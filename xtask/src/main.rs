@@ -94,7 +94,14 @@ fn run_task(task: Task) -> Result<ExitCode> {
             if !is_root()? {
                 bail!("`cargo xtask bench` creates a network namespace: run it as root");
             }
-            bench::bench(&root, &bin, &bench::BenchArgs { connections, runs: runs.max(1) })?;
+            bench::bench(
+                &root,
+                &bin,
+                &bench::BenchArgs {
+                    connections,
+                    runs: runs.max(1),
+                },
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
