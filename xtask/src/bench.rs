@@ -37,18 +37,18 @@ impl Stage {
         Cmd::new("ip")
             .args(["-n", &stage.ns, "link", "set", "lo", "up"])
             .run()?;
-        // Enough ephemeral ports for every client socket of the run.
+        // Enough ephemeral ports for every client socket, above the listeners' ports.
         stage
             .exec([
                 "sysctl",
                 "-q",
                 "-w",
-                "net.ipv4.ip_local_port_range=1024 65000",
+                "net.ipv4.ip_local_port_range=10000 65000",
             ])
             .run()?;
         let script = root.join("xtask/bench/hold_connections.py");
         let mut left = connections;
-        let mut port = 20_000;
+        let mut port = 2_000; // below the ephemeral range set above
         while left > 0 {
             let n = left.min(PER_PROCESS);
             let child = Command::new("ip")

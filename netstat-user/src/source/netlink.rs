@@ -73,6 +73,22 @@ pub struct DumpRequest {
 /// SCTP is always [`NetlinkError::Unsupported`]: net-tools lists it from
 /// `/proc/net/sctp/{eps,assocs}`, whose rows inet_diag messages do not map to.
 pub fn dump(req: &DumpRequest) -> Result<Vec<InetSocket>, NetlinkError> {
+    let mut rows = Vec::new();
+    dump_each(req, |batch| {
+        rows.extend(batch);
+        true
+    })?;
+    Ok(rows)
+}
+
+/// Like [`dump`], but hands the rows to `sink` one received datagram (a few hundred rows)
+/// at a time, so a caller can render while the kernel is still filling the next one.
+/// `sink` returns false to stop early. An error after some batches were delivered means
+/// the dump is incomplete: the caller must not read the same table again from /proc.
+pub fn dump_each(
+    req: &DumpRequest,
+    mut sink: impl FnMut(Vec<InetSocket>) -> bool,
+) -> Result<(), NetlinkError> {
     let protocol = ip_protocol(req.proto).ok_or(NetlinkError::Unsupported {
         proto: req.proto,
         family: req.family,
@@ -108,8 +124,13 @@ pub fn dump(req: &DumpRequest) -> Result<Vec<InetSocket>, NetlinkError> {
                 "the dump ended without NLMSG_DONE".into(),
             ));
         }
-        if decoder.feed(&buf[..n])? == Progress::Done {
-            return Ok(decoder.finish());
+        let progress = decoder.feed(&buf[..n])?;
+        let batch = decoder.take_rows();
+        if !batch.is_empty() && !sink(batch) {
+            return Ok(());
+        }
+        if progress == Progress::Done {
+            return Ok(());
         }
     }
 }
@@ -186,8 +207,11 @@ struct Decoder {
     req: DumpRequest,
     seq: u32,
     rows: Vec<InetSocket>,
-    /// Indexes in `rows` of request sockets, whose uid [`Decoder::finish`] fixes up.
-    request_socks: Vec<usize>,
+    /// uid of each listener seen so far, by local address and port. /proc prints a
+    /// request socket with its listener's uid; inet_diag gives 0. Listeners come first
+    /// in a dump (the listening hash is walked before the established one), so the map
+    /// is complete by the time request sockets arrive.
+    listeners: HashMap<(IpAddr, u16), u32>,
 }
 
 impl Decoder {
@@ -196,7 +220,7 @@ impl Decoder {
             req,
             seq,
             rows: Vec::new(),
-            request_socks: Vec::new(),
+            listeners: HashMap::new(),
         }
     }
 
@@ -237,9 +261,23 @@ impl Decoder {
     }
 
     fn push(&mut self, payload: &[u8]) -> Result<(), NetlinkError> {
-        let (row, is_request_sock) = convert(&self.req, payload)?;
-        if is_request_sock {
-            self.request_socks.push(self.rows.len());
+        let (mut row, is_request_sock) = convert(&self.req, payload)?;
+        if row.state == TCP_LISTEN {
+            self.listeners
+                .entry((row.local, row.local_port))
+                .or_insert(row.uid);
+        } else if is_request_sock {
+            let any = match row.local {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            };
+            let uid = self
+                .listeners
+                .get(&(row.local, row.local_port))
+                .or_else(|| self.listeners.get(&(any, row.local_port)));
+            if let Some(&uid) = uid {
+                row.uid = uid;
+            }
         }
         self.rows.push(row);
         Ok(())
@@ -258,33 +296,9 @@ impl Decoder {
         }
     }
 
-    /// The rows, with request sockets given their listener's uid as /proc prints it.
-    fn finish(mut self) -> Vec<InetSocket> {
-        if self.request_socks.is_empty() {
-            return self.rows;
-        }
-        let mut listeners: HashMap<(IpAddr, u16), u32> = HashMap::new();
-        for row in self.rows.iter().filter(|r| r.state == TCP_LISTEN) {
-            listeners
-                .entry((row.local, row.local_port))
-                .or_insert(row.uid);
-        }
-        for &i in &self.request_socks {
-            let Some(row) = self.rows.get_mut(i) else {
-                continue;
-            };
-            let any = match row.local {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            };
-            let uid = listeners
-                .get(&(row.local, row.local_port))
-                .or_else(|| listeners.get(&(any, row.local_port)));
-            if let Some(&uid) = uid {
-                row.uid = uid;
-            }
-        }
-        self.rows
+    /// The rows decoded since the last call.
+    fn take_rows(&mut self) -> Vec<InetSocket> {
+        std::mem::take(&mut self.rows)
     }
 }
 
@@ -555,9 +569,12 @@ mod tests {
     /// Feeds `datagrams` to a decoder and returns the rows, or the first error.
     fn decode(req: DumpRequest, datagrams: &[Vec<u8>]) -> Result<Vec<InetSocket>, NetlinkError> {
         let mut d = Decoder::new(req, DUMP_SEQ);
+        let mut rows = Vec::new();
         for dg in datagrams {
-            if d.feed(dg)? == Progress::Done {
-                return Ok(d.finish());
+            let progress = d.feed(dg)?;
+            rows.extend(d.take_rows());
+            if progress == Progress::Done {
+                return Ok(rows);
             }
         }
         panic!("no NLMSG_DONE");
