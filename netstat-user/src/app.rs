@@ -85,6 +85,16 @@ pub fn run(
         }
     };
     cli::write_warnings(err, &warnings)?;
+    if opts.watch {
+        return crate::watch::run(out, err);
+    }
+    if opts.agent || opts.audit || opts.json {
+        writeln!(
+            err,
+            "netstat: --agent, --audit and --json are not implemented in this version yet"
+        )?;
+        return Ok(1);
+    }
     match opts.mode {
         Mode::Sockets => sockets(&opts, env, out, err),
         Mode::Route | Mode::Interfaces | Mode::Statistics | Mode::Masquerade => {

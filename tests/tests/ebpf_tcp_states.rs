@@ -3,54 +3,29 @@
 //! addresses, ports and network namespace (issue 2, "the kernel side loads for real").
 use std::{
     collections::BTreeSet,
-    io::{Read, Write},
+    io::{BufRead as _, BufReader, Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
     os::{fd::AsRawFd, unix::fs::MetadataExt},
-    process::Command,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use netstat_common::{AF_INET, IPPROTO_TCP, TcpStateEvent};
+use netstat_tests::{Netns, ours, require_root};
 use netstat_user::ebpf::{ProbeOptions, StateProbe};
 
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Self {
-        let name = format!("nst-ebpf-{tag}-{}", std::process::id());
-        let ok = |args: &[&str]| {
-            let st = Command::new("ip").args(args).status();
-            assert!(
-                matches!(st, Ok(s) if s.success()),
-                "`ip {}` failed ({st:?}): these tests need root and iproute2",
-                args.join(" ")
-            );
-        };
-        ok(&["netns", "add", &name]);
-        let ns = Netns(name);
-        ok(&["-n", &ns.0, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.0)
-    }
-
-    /// The namespace's inode number, which is what the kernel side reports.
-    fn inum(&self) -> u32 {
-        std::fs::metadata(self.path()).expect("netns file").ino() as u32
-    }
+fn netns_path(ns: &Netns) -> String {
+    format!("/var/run/netns/{}", ns.name())
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+/// The namespace's inode number, which is what the kernel side reports.
+fn inum(ns: &Netns) -> u32 {
+    std::fs::metadata(netns_path(ns)).expect("netns file").ino() as u32
 }
 
 /// Runs `f` on a thread that has joined `ns` (setns changes only the calling thread).
 fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = ns.path();
+    let path = netns_path(ns);
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).expect("open netns");
         // SAFETY: a valid namespace fd; only this thread moves.
@@ -62,32 +37,11 @@ fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'stati
     .expect("netns thread")
 }
 
-fn require_root() {
-    // SAFETY: no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test loads eBPF programs and makes network namespaces: run it as root (CI does)"
-    );
-}
-
-#[test]
-fn tcp_connection_in_netns_reports_every_transition() {
-    require_root();
-    let mut probe = match StateProbe::load(ProbeOptions::default()) {
-        Ok(p) => p,
-        Err(e) => panic!("the eBPF programs must load on this machine: {e}"),
-    };
-    assert!(
-        probe.offsets.is_some(),
-        "BTF offsets for the netns tag: {:?}",
-        probe.offsets_error
-    );
-    let ns = Netns::new("states");
-    let inum = ns.inum();
-
-    // Server on 127.0.0.1, client connects, sends, closes first (active close).
-    let (server_port, client_port) = in_netns(&ns, || {
+/// One connection on 127.0.0.1 inside `ns`: the client sends and closes first (active
+/// close), the server reads to EOF and closes (passive close), then the listener goes.
+/// Returns (server port, client port).
+fn one_connection(ns: &Netns) -> (u16, u16) {
+    in_netns(ns, || {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let server_port = listener.local_addr().expect("addr").port();
         let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
@@ -102,7 +56,24 @@ fn tcp_connection_in_netns_reports_every_transition() {
         drop(conn); // CLOSE_WAIT -> LAST_ACK -> CLOSE; client -> TIME_WAIT hand-off
         drop(listener); // LISTEN -> CLOSE
         (server_port, client_port)
-    });
+    })
+}
+
+#[test]
+fn tcp_connection_in_netns_reports_every_transition() {
+    require_root();
+    let mut probe = match StateProbe::load(ProbeOptions::default()) {
+        Ok(p) => p,
+        Err(e) => panic!("the eBPF programs must load on this machine: {e}"),
+    };
+    assert!(
+        probe.offsets.is_some(),
+        "BTF offsets for the netns tag: {:?}",
+        probe.offsets_error
+    );
+    let ns = Netns::new();
+    let inum = inum(&ns);
+    let (server_port, client_port) = one_connection(&ns);
 
     // Every transition we expect, as (local port, remote port, old, new).
     let expected: BTreeSet<(u16, u16, u8, u8)> = [
@@ -168,4 +139,54 @@ fn tcp_connection_in_netns_reports_every_transition() {
         0,
         "events lost at the default ring size"
     );
+}
+
+/// The same connection seen through the binary: `netstat --watch` started on the host
+/// prints the transitions of a connection made inside another network namespace.
+#[test]
+fn watch_prints_transitions_of_another_netns() {
+    require_root();
+    let ns = Netns::new();
+    let inum = inum(&ns);
+    let mut watch = Command::new(ours())
+        .arg("--watch")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netstat --watch");
+    let mut stderr = BufReader::new(watch.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    if !line.contains("ready") {
+        let _ = watch.kill();
+        panic!("netstat --watch did not get ready: {line}");
+    }
+    let (server_port, client_port) = one_connection(&ns);
+    // Give the reader a moment, then stop it as a user would.
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(watch.id() as i32, libc::SIGINT) };
+    let out = watch.wait_with_output().expect("wait for netstat --watch");
+    assert!(
+        out.status.success(),
+        "netstat --watch exited with {:?}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tag = format!(" netns={inum} ");
+    let mine: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+    let want = [
+        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} ESTABLISHED -> FIN_WAIT1"),
+        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} FIN_WAIT2 -> CLOSE"),
+        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} ESTABLISHED -> CLOSE_WAIT"),
+        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} LAST_ACK -> CLOSE"),
+        format!("tcp 127.0.0.1:{server_port} 0.0.0.0:0 CLOSE -> LISTEN"),
+    ];
+    for w in &want {
+        assert!(
+            mine.iter().any(|l| l.ends_with(w.as_str())),
+            "no line ending with `{w}` for netns {inum}; got:\n{}",
+            mine.join("\n")
+        );
+    }
 }
