@@ -110,8 +110,11 @@ fn run_task(task: Task) -> Result<ExitCode> {
 /// Quick setup, then the release build; returns the absolute path of the netstat binary.
 fn build(root: &Path) -> Result<PathBuf> {
     setup::setup(root, false)?;
+    eprintln!("xtask: building target/release/netstat and its eBPF object");
+    // --quiet: aya-build relays the nested eBPF build's progress as `cargo:warning`
+    // lines, which cargo replays on every build; errors are still printed.
     cargo(root)
-        .args(["build", "--release", "--package", "netstat-user"])
+        .args(["build", "--quiet", "--release", "--package", "netstat-user"])
         .run()?;
     let bin = target_dir(root)?.join("release").join("netstat");
     if !bin.is_file() {
