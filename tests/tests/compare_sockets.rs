@@ -272,3 +272,38 @@ fn veth_connections_match_net_tools() {
 fn empty_namespace_all_matches_net_tools() {
     empty_namespace_matches(&["-a"]);
 }
+
+/// Runs `ours ARGS` in the scene for `secs` seconds, then interrupts it (as a user
+/// would with Ctrl-C) and returns its stdout.
+fn continuous_output(s: &Scene, args: &[&str], secs: &str) -> Vec<u8> {
+    let ours = netstat_tests::ours();
+    let mut argv: Vec<&OsStr> = vec![OsStr::new("-s"), OsStr::new("INT"), OsStr::new(secs)];
+    argv.push(ours.as_os_str());
+    argv.extend(args.iter().map(OsStr::new));
+    netstat_tests::run_in(&s.ns, "timeout", &argv).stdout
+}
+
+/// `-c`: the same table again every second, each round equal to net-tools' one-shot
+/// output (and a trailing `[delay]` sets the interval, as newer man pages document).
+#[test]
+fn continuous_repeats_net_tools_table_every_interval() {
+    let s = scene();
+    let once = netstat_tests::run_netstat_in(&s.ns, &netstat_tests::real(), None, &["-tan"]);
+    let block = netstat_tests::normalise(&once.stdout);
+    assert!(block.len() > 3, "the scene has TCP sockets");
+
+    for (args, secs, rounds) in [(&["-tanc"][..], "2.5", 3), (&["-tanc", "2"][..], "3.1", 2)] {
+        let out = netstat_tests::normalise(&continuous_output(&s, args, secs));
+        let expected: Vec<Vec<u8>> = (0..rounds).flat_map(|_| block.clone()).collect();
+        assert_eq!(
+            out.len(),
+            expected.len(),
+            "{args:?} for {secs}s: expected {rounds} rounds of {} lines",
+            block.len()
+        );
+        assert!(
+            out == expected,
+            "{args:?}: a round differs from net-tools' -tan"
+        );
+    }
+}
