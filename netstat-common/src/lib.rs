@@ -8,9 +8,16 @@
 
 /// Ring buffer carrying [`TcpStateEvent`]s (BPF_MAP_TYPE_RINGBUF).
 pub const MAP_EVENTS: &str = "EVENTS";
-/// Per-CPU array of one `u64`: events the kernel side could not queue because
-/// [`MAP_EVENTS`] was full. The user side sums the CPUs and reports it.
+/// Per-CPU array of `u64` counters of events that never reached the user side, indexed
+/// by [`LOST_RING_FULL`] and [`LOST_READ_FAILED`]. The user side sums the CPUs and
+/// reports them.
 pub const MAP_LOST: &str = "LOST";
+/// [`MAP_EVENTS`] had no room for the event.
+pub const LOST_RING_FULL: u32 = 0;
+/// Reading the tracepoint record failed (should never happen; counted, not hidden).
+pub const LOST_READ_FAILED: u32 = 1;
+/// Number of slots in [`MAP_LOST`].
+pub const LOST_SLOTS: u32 = 2;
 /// Default size of [`MAP_EVENTS`] in bytes (a power of two, a multiple of the page size).
 pub const EVENTS_RING_BYTES: u32 = 1 << 20;
 
@@ -46,6 +53,25 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// The kernel's name without `TCP_`, as ss, the bcc tools and net-tools print it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Established => "ESTABLISHED",
+            Self::SynSent => "SYN_SENT",
+            Self::SynRecv => "SYN_RECV",
+            Self::FinWait1 => "FIN_WAIT1",
+            Self::FinWait2 => "FIN_WAIT2",
+            Self::TimeWait => "TIME_WAIT",
+            Self::Close => "CLOSE",
+            Self::CloseWait => "CLOSE_WAIT",
+            Self::LastAck => "LAST_ACK",
+            Self::Listen => "LISTEN",
+            Self::Closing => "CLOSING",
+            Self::NewSynRecv => "NEW_SYN_RECV",
+            Self::BoundInactive => "BOUND_INACTIVE",
+        }
+    }
+
     pub const fn from_kernel(n: u8) -> Option<Self> {
         Some(match n {
             1 => Self::Established,

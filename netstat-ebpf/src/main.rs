@@ -8,13 +8,16 @@ use aya_ebpf::{
     maps::{PerCpuArray, RingBuf},
     programs::TracePointContext,
 };
-use netstat_common::{EVENTS_RING_BYTES, OFFSET_UNKNOWN, TcpStateEvent, inet_sock_set_state as tp};
+use netstat_common::{
+    EVENTS_RING_BYTES, IPPROTO_TCP, LOST_READ_FAILED, LOST_RING_FULL, LOST_SLOTS, OFFSET_UNKNOWN,
+    TcpStateEvent, inet_sock_set_state as tp,
+};
 
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
 
 #[map(name = "LOST")]
-static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOST_SLOTS, 0);
 
 /// Set at load time from the running kernel's BTF (see netstat-common).
 #[unsafe(no_mangle)]
@@ -33,8 +36,17 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
 }
 
 fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
+    // The tracepoint also fires for SCTP and MPTCP; this stream is TCP's.
+    // SAFETY: offset from the checked record layout.
+    let protocol: u16 = unsafe { ctx.read_at(tp::PROTOCOL) }.map_err(|e| {
+        count_lost(LOST_READ_FAILED);
+        e
+    })?;
+    if protocol != IPPROTO_TCP {
+        return Ok(());
+    }
     let Some(mut entry) = EVENTS.reserve::<TcpStateEvent>(0) else {
-        count_lost();
+        count_lost(LOST_RING_FULL);
         return Ok(());
     };
     // SAFETY: offsets come from netstat-common's record layout, which the user side
@@ -48,7 +60,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
         }
         Err(e) => {
             entry.discard(0);
-            count_lost();
+            count_lost(LOST_READ_FAILED);
             Err(e)
         }
     }
@@ -76,7 +88,7 @@ unsafe fn fill_event(ctx: &TracePointContext) -> Result<TcpStateEvent, i64> {
         netns: unsafe { sock_netns(skaddr) },
         current_tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
         family,
-        protocol: unsafe { ctx.read_at(tp::PROTOCOL) }?,
+        protocol: IPPROTO_TCP,
         sport: unsafe { ctx.read_at(tp::SPORT) }?,
         dport: unsafe { ctx.read_at(tp::DPORT) }?,
         oldstate: oldstate as u8,
@@ -102,8 +114,8 @@ unsafe fn sock_netns(skaddr: u64) -> u32 {
     unsafe { bpf_probe_read_kernel((net + inum_off as u64) as *const u32) }.unwrap_or(0)
 }
 
-fn count_lost() {
-    if let Some(n) = LOST.get_ptr_mut(0) {
+fn count_lost(slot: u32) {
+    if let Some(n) = LOST.get_ptr_mut(slot) {
         // SAFETY: a per-CPU slot, only this CPU writes it while the program runs.
         unsafe { *n += 1 };
     }

@@ -16,8 +16,8 @@ use aya::{
     programs::TracePoint,
 };
 use netstat_common::{
-    GLOBAL_NET_INUM_OFFSET, GLOBAL_SKC_NET_OFFSET, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
-    PROG_INET_SOCK_SET_STATE, TcpStateEvent, inet_sock_set_state,
+    GLOBAL_NET_INUM_OFFSET, GLOBAL_SKC_NET_OFFSET, LOST_READ_FAILED, LOST_RING_FULL, MAP_EVENTS,
+    MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent, inet_sock_set_state,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -77,9 +77,9 @@ impl KernelOffsets {
     /// Reads `/sys/kernel/btf/vmlinux`; `None` with the reason when not possible.
     pub fn from_running_kernel() -> Result<Self, String> {
         let btf = btf_rs::Btf::from_file(BTF_PATH).map_err(|e| format!("{BTF_PATH}: {e}"))?;
-        let skc_net = member_offset(&btf, "sock_common", &["skc_net"])?;
-        let ns = member_offset(&btf, "net", &["ns"])?;
-        let inum = member_offset(&btf, "ns_common", &["inum"])?;
+        let skc_net = member_offset(&btf, "sock_common", "skc_net")?;
+        let ns = member_offset(&btf, "net", "ns")?;
+        let inum = member_offset(&btf, "ns_common", "inum")?;
         Ok(Self {
             skc_net,
             net_inum: ns + inum,
@@ -87,9 +87,9 @@ impl KernelOffsets {
     }
 }
 
-/// Byte offset of `path` (nested member names) in `struct name`, looking through
-/// anonymous structs and unions as the C compiler does.
-fn member_offset(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, String> {
+/// Byte offset of `member` in `struct name`, looking through anonymous structs and
+/// unions as the C compiler does.
+fn member_offset(btf: &btf_rs::Btf, name: &str, member: &str) -> Result<u32, String> {
     use btf_rs::Type;
     let types = btf
         .resolve_types_by_name(name)
@@ -101,8 +101,8 @@ fn member_offset(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, St
             _ => None,
         })
         .ok_or_else(|| format!("BTF has no struct {name}"))?;
-    let want = path.first().ok_or("empty member path")?;
-    find_member(btf, &st, want, 0).ok_or_else(|| format!("BTF struct {name} has no member {want}"))
+    find_member(btf, &st, member, 0)
+        .ok_or_else(|| format!("BTF struct {name} has no member {member}"))
 }
 
 fn find_member(btf: &btf_rs::Btf, st: &btf_rs::Struct, want: &str, base: u32) -> Option<u32> {
@@ -186,6 +186,21 @@ pub struct DecodeError {
     pub want: usize,
 }
 
+/// Events that never reached the user side, by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// The ring buffer had no room.
+    pub ring_full: u64,
+    /// The kernel program could not read the tracepoint record.
+    pub read_failed: u64,
+}
+
+impl Lost {
+    pub fn total(&self) -> u64 {
+        self.ring_full + self.read_failed
+    }
+}
+
 /// How the state-change source is attached (shown with `-v`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachMethod {
@@ -209,7 +224,7 @@ pub struct ProbeOptions {
 
 /// The loaded and attached TCP state-change programs.
 pub struct StateProbe {
-    // Field order matters for drop: the ring buffer before the object that owns it.
+    // The maps were taken out of `_ebpf`; it still holds the attached program.
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
     _ebpf: Ebpf,
@@ -230,7 +245,7 @@ impl StateProbe {
             return Err(LoadError::NotPrivileged { euid });
         }
         let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
-        if !tracefs_mounted() {
+        if !tracefs_mounted() && !mount_tracefs() {
             return Err(LoadError::NoTracefs);
         }
         let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
@@ -321,18 +336,40 @@ impl StateProbe {
         Ok((events, undecodable))
     }
 
-    /// Events the kernel side could not queue (ring buffer full), summed over CPUs.
-    pub fn lost(&self) -> io::Result<u64> {
-        let v = self
-            .lost
-            .get(&0, 0)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(v.iter().sum())
+    /// Events the kernel side dropped, summed over CPUs.
+    pub fn lost(&self) -> io::Result<Lost> {
+        let slot = |i: u32| -> io::Result<u64> {
+            let v = self
+                .lost
+                .get(&i, 0)
+                .map_err(|e| io::Error::other(format!("reading the {MAP_LOST} map: {e}")))?;
+            Ok(v.iter().sum())
+        };
+        Ok(Lost {
+            ring_full: slot(LOST_RING_FULL)?,
+            read_failed: slot(LOST_READ_FAILED)?,
+        })
     }
 }
 
 fn tracefs_mounted() -> bool {
     Path::new(TRACEFS).join("events").is_dir()
+}
+
+/// Mounts tracefs where aya looks for it (root only; also what `cargo xtask setup` does).
+/// Inside `ip netns exec`, which gives the command a fresh /sys, this mounts it in that
+/// private mount namespace only.
+fn mount_tracefs() -> bool {
+    let (Ok(src), Ok(dir), Ok(fs)) = (
+        std::ffi::CString::new("nodev"),
+        std::ffi::CString::new(TRACEFS),
+        std::ffi::CString::new("tracefs"),
+    ) else {
+        return false;
+    };
+    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
+    let rc = unsafe { libc::mount(src.as_ptr(), dir.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+    rc == 0 && tracefs_mounted()
 }
 
 #[cfg(test)]

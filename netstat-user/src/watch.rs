@@ -25,22 +25,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Kernel state names as ss and the bcc tools print them.
 pub fn state_name(n: u8) -> &'static str {
-    match TcpState::from_kernel(n) {
-        Some(TcpState::Established) => "ESTABLISHED",
-        Some(TcpState::SynSent) => "SYN_SENT",
-        Some(TcpState::SynRecv) => "SYN_RECV",
-        Some(TcpState::FinWait1) => "FIN_WAIT1",
-        Some(TcpState::FinWait2) => "FIN_WAIT2",
-        Some(TcpState::TimeWait) => "TIME_WAIT",
-        Some(TcpState::Close) => "CLOSE",
-        Some(TcpState::CloseWait) => "CLOSE_WAIT",
-        Some(TcpState::LastAck) => "LAST_ACK",
-        Some(TcpState::Listen) => "LISTEN",
-        Some(TcpState::Closing) => "CLOSING",
-        Some(TcpState::NewSynRecv) => "NEW_SYN_RECV",
-        Some(TcpState::BoundInactive) => "BOUND_INACTIVE",
-        None => "UNKNOWN",
-    }
+    TcpState::from_kernel(n).map_or("UNKNOWN", TcpState::name)
 }
 
 fn endpoint(family: u16, addr: &[u8; 16], port: u16) -> String {
@@ -95,7 +80,7 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
     if let Some(why) = &probe.offsets_error {
         writeln!(err, "netstat: network namespaces are not tagged: {why}")?;
     }
-    let mut lost_reported = 0;
+    let mut lost_reported = crate::ebpf::Lost::default();
     let mut undecodable_total = 0;
     while !STOP.load(Ordering::Relaxed) {
         let (events, undecodable) = probe.poll(Duration::from_millis(250))?;
@@ -105,11 +90,12 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
         out.flush()?;
         undecodable_total += undecodable;
         let lost = probe.lost()?;
-        if lost > lost_reported || undecodable > 0 {
+        if lost != lost_reported || undecodable > 0 {
             writeln!(
                 err,
-                "netstat: LOST {} events (ring buffer full), {} undecodable so far",
-                lost - lost_reported,
+                "netstat: LOST {} events (ring buffer full), {} unreadable in the kernel, {} undecodable so far",
+                lost.ring_full - lost_reported.ring_full,
+                lost.read_failed - lost_reported.read_failed,
                 undecodable_total
             )?;
             lost_reported = lost;

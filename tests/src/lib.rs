@@ -610,8 +610,36 @@ pub fn compare_as(ns: &Netns, user: Option<u32>, args: &[&str]) {
     }
 }
 
+/// [`compare`] without sorting rows: our rows must come in net-tools' order too (the
+/// kernel's hash order, which sock_diag dumps and /proc prints alike).
+pub fn compare_in_order(ns: &Netns, args: &[&str]) {
+    if let Err(report) = check_with(ns, &ours(), None, args, RowOrder::Exact) {
+        panic!("{report}");
+    }
+}
+
+/// How rows are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Sorted within each section (see [`normalise`]).
+    Sorted,
+    /// As printed.
+    Exact,
+}
+
 /// The non-panicking core of [`compare`]: `Err` holds the whole report.
 pub fn check(ns: &Netns, ours: &Path, user: Option<u32>, args: &[&str]) -> Result<(), String> {
+    check_with(ns, ours, user, args, RowOrder::Sorted)
+}
+
+/// [`check`] with a choice of [`RowOrder`].
+pub fn check_with(
+    ns: &Netns,
+    ours: &Path,
+    user: Option<u32>,
+    args: &[&str],
+    order: RowOrder,
+) -> Result<(), String> {
     let real_bin = real();
     if let Some(uid) = user {
         ensure_executable_by(ns, uid, &real_bin)?;
@@ -619,7 +647,7 @@ pub fn check(ns: &Netns, ours: &Path, user: Option<u32>, args: &[&str]) -> Resul
     }
     let real_out = run_netstat_in(ns, &real_bin, user, args);
     let ours_out = run_netstat_in(ns, ours, user, args);
-    let Err(diff) = diff_outputs(&real_out, &ours_out) else {
+    let Err(diff) = diff_outputs_with(&real_out, &ours_out, order) else {
         return Ok(());
     };
     let who = user.map_or_else(|| "root".to_string(), |u| format!("uid {u}"));
@@ -632,7 +660,7 @@ pub fn check(ns: &Netns, ours: &Path, user: Option<u32>, args: &[&str]) -> Resul
     );
     // Tell apart "ours is wrong" from "the output moves by itself".
     let again = run_netstat_in(ns, &real_bin, user, args);
-    report.push_str(match diff_outputs(&real_out, &again) {
+    report.push_str(match diff_outputs_with(&real_out, &again, order) {
         Ok(()) => "  (a second run of the real netstat matched its first run)\n",
         Err(_) => {
             "  NOTE: a second run of the real netstat did NOT match its first run: \
@@ -663,6 +691,12 @@ fn ensure_executable_by(ns: &Netns, uid: u32, binary: &Path) -> Result<(), Strin
 
 /// Compares two runs; `Err` is a readable report of every difference.
 pub fn diff_outputs(real: &Output, ours: &Output) -> Result<(), String> {
+    diff_outputs_with(real, ours, RowOrder::Sorted)
+}
+
+/// [`diff_outputs`] with a choice of [`RowOrder`]. Moving timer seconds are compared
+/// apart from the rest: they may differ by at most [`TIMER_SLACK_SECS`].
+pub fn diff_outputs_with(real: &Output, ours: &Output, order: RowOrder) -> Result<(), String> {
     let mut report = String::new();
     if real.status.code() != ours.status.code() || real.status.success() != ours.status.success() {
         let _ = writeln!(
@@ -672,8 +706,16 @@ pub fn diff_outputs(real: &Output, ours: &Output) -> Result<(), String> {
             describe(ours.status)
         );
     }
-    let (real_lines, ours_lines) = (normalise(&real.stdout), normalise(&ours.stdout));
-    if real_lines != ours_lines {
+    let norm = |out: &[u8]| match order {
+        RowOrder::Sorted => normalise(out),
+        RowOrder::Exact => split_lines(out).iter().map(|l| mask_timer(l)).collect(),
+    };
+    let (real_lines, ours_lines) = (norm(&real.stdout), norm(&ours.stdout));
+    if real_lines == ours_lines {
+        if let Err(e) = timers_close(&real.stdout, &ours.stdout) {
+            report.push_str(&e);
+        }
+    } else {
         let _ = writeln!(
             report,
             "stdout differs (after normalisation: moving timer seconds masked as `#`, rows \
@@ -699,6 +741,48 @@ fn describe(status: ExitStatus) -> String {
         (Some(c), _) => format!("exit code {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
         _ => format!("{status}"),
+    }
+}
+
+/// How far apart the seconds of the same moving timer may be in two runs made one after
+/// the other (they count down while the second tool starts).
+pub const TIMER_SLACK_SECS: f64 = 1.0;
+
+/// The seconds of each moving timer, keyed by its masked line, compared between two
+/// outputs whose masked forms are equal: a wrong scale (ticks vs ms) shows here.
+pub fn timers_close(real: &[u8], ours: &[u8]) -> Result<(), String> {
+    let timers = |out: &[u8]| -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<(Vec<u8>, f64)> = split_lines(out)
+            .iter()
+            .filter_map(|l| {
+                let masked = mask_timer(l);
+                if masked == *l {
+                    return None;
+                }
+                let open = l.windows(2).rposition(|w| w == b" (")?;
+                let secs = l[open + 2..].split(|b| *b == b'/').next()?;
+                let secs: f64 = std::str::from_utf8(secs).ok()?.parse().ok()?;
+                Some((masked, secs))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        v
+    };
+    let (r, o) = (timers(real), timers(ours));
+    let mut report = String::new();
+    for ((rk, rs), (_, os)) in r.iter().zip(&o) {
+        if (rs - os).abs() > TIMER_SLACK_SECS {
+            let _ = writeln!(
+                report,
+                "timer seconds differ by more than {TIMER_SLACK_SECS}: real {rs:.2}, ours {os:.2} in `{}`",
+                show(rk)
+            );
+        }
+    }
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(report)
     }
 }
 
@@ -901,6 +985,15 @@ fn show(line: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn timer_seconds_are_compared_with_slack() {
+        let real = b"tcp 0 0 a b TIME_WAIT timewait (59.99/0/0)\n";
+        assert!(timers_close(real, b"tcp 0 0 a b TIME_WAIT timewait (59.50/0/0)\n").is_ok());
+        let err = timers_close(real, b"tcp 0 0 a b TIME_WAIT timewait (5.99/0/0)\n").unwrap_err();
+        assert!(err.contains("real 59.99, ours 5.99"), "{err}");
+    }
+
     use super::*;
     use std::os::unix::process::ExitStatusExt;
 
@@ -989,7 +1082,7 @@ mod tests {
         let real = "Active Internet connections (servers and established)\nProto x\n\
                     tcp 1 keepalive (7199.85/0/0)\ntcp 2 off (0.00/0/0)\n";
         let ours = "Active Internet connections (servers and established)\nProto x\n\
-                    tcp 2 off (0.00/0/0)\ntcp 1 keepalive (7198.01/0/0)\n";
+                    tcp 2 off (0.00/0/0)\ntcp 1 keepalive (7199.40/0/0)\n";
         assert!(diff_outputs(&out(real, "", 0), &out(ours, "", 0)).is_ok());
     }
 

@@ -12,7 +12,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use netstat_tests::{Netns, SockGen, TempDir, compare, compare_as};
+use netstat_tests::{Netns, SockGen, TempDir, compare, compare_as, compare_in_order};
 
 /// uid/gid `nobody` on Debian: owns some sockets, and runs `-p` unprivileged.
 const NOBODY: u32 = 65534;
@@ -305,5 +305,15 @@ fn continuous_repeats_net_tools_table_every_interval() {
             out == expected,
             "{args:?}: a round differs from net-tools' -tan"
         );
+    }
+}
+
+/// Rows in net-tools' own order (kernel hash order), not only the same set: sock_diag
+/// walks the same tables in the same order as /proc.
+#[test]
+fn rows_come_in_net_tools_order() {
+    let s = scene();
+    for args in [&["-tan"][..], &["-uan"], &["-wan"], &["-xa"], &["-an"]] {
+        compare_in_order(&s.ns, args);
     }
 }

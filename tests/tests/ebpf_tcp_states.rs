@@ -136,7 +136,7 @@ fn tcp_connection_in_netns_reports_every_transition() {
     }
     assert_eq!(
         probe.lost().expect("lost counter"),
-        0,
+        netstat_user::ebpf::Lost::default(),
         "events lost at the default ring size"
     );
 }

@@ -8,6 +8,8 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
+use netstat_common::TcpState;
+
 use crate::{
     model::{Family, InetProto, InetSocket, UnixSocket},
     names::ntop6,
@@ -118,25 +120,15 @@ pub fn proto_label(proto: InetProto, family: Family) -> &'static str {
     }
 }
 
-const TCP_STATES: [&str; 12] = [
-    "",
-    "ESTABLISHED",
-    "SYN_SENT",
-    "SYN_RECV",
-    "FIN_WAIT1",
-    "FIN_WAIT2",
-    "TIME_WAIT",
-    "CLOSE",
-    "CLOSE_WAIT",
-    "LAST_ACK",
-    "LISTEN",
-    "CLOSING",
-];
-
-/// net-tools' name for a kernel TCP state. Out of range it reads past its array (C
-/// undefined behaviour); we print `UNKNOWN` instead.
+/// net-tools' name for a kernel TCP state (its `tcp_state[]`: "" for 0, then the
+/// kernel names of 1 to 11). Out of range it reads past its array (C undefined
+/// behaviour); we print `UNKNOWN` instead.
 pub fn tcp_state_name(state: u8) -> &'static str {
-    TCP_STATES.get(state as usize).copied().unwrap_or("UNKNOWN")
+    match state {
+        0 => "",
+        1..=11 => TcpState::from_kernel(state).map_or("UNKNOWN", TcpState::name),
+        _ => "UNKNOWN",
+    }
 }
 
 /// Renders one Internet row (the caller checked [`inet_shown`]). `program` is the
@@ -208,7 +200,10 @@ fn finish_row(
     if view.extend {
         match (!view.numeric_users).then(|| names.user(uid)).flatten() {
             Some(name) => {
-                let _ = write!(line, " {name:<10} ");
+                // printf pads by bytes, not characters.
+                line.push(b' ');
+                pad(line, name.as_bytes(), 10);
+                line.push(b' ');
             }
             // `%d` of an `int`: uids above i32::MAX print negative, as net-tools does.
             None => {
@@ -292,9 +287,11 @@ pub fn join_cut(host: &[u8], port: &[u8], wide: bool) -> Vec<u8> {
         buf.push(b':');
         buf.extend_from_slice(&port[..plen]);
     } else {
+        // snprintf(buf, 128, "%s:%s"): even -W output stops at 127 bytes.
         buf.extend_from_slice(host);
         buf.push(b':');
         buf.extend_from_slice(port);
+        buf.truncate(127);
     }
     buf
 }
@@ -362,6 +359,18 @@ pub fn unix_shown(view: &SocketView, s: &UnixSocket) -> bool {
     server == view.listening
 }
 
+/// What `sscanf("%s")` takes from `bytes`: skip `isspace()` bytes, then up to the next.
+fn scanf_word(bytes: &[u8]) -> &[u8] {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = bytes
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let rest = &bytes[start..];
+    let end = rest.iter().position(is_space).unwrap_or(rest.len());
+    &rest[..end]
+}
+
 /// `unix_do_one()` row.
 pub fn write_unix_row(
     out: &mut dyn Write,
@@ -409,13 +418,10 @@ pub fn write_unix_row(
         pad(&mut line, program.unwrap_or(b"-"), 20);
     }
     line.push(b' ');
-    // net-tools reads the path with sscanf("%s"): it stops at the first whitespace.
+    // net-tools reads the path with sscanf("%s"): leading C whitespace is skipped and
+    // the path stops at the next one.
     if let Some(path) = &s.path {
-        let end = path
-            .iter()
-            .position(|b| b.is_ascii_whitespace())
-            .unwrap_or(path.len());
-        line.extend_from_slice(&path[..end]);
+        line.extend_from_slice(scanf_word(path));
     }
     line.push(b'\n');
     out.write_all(&line)
@@ -510,6 +516,8 @@ mod tests {
             join_cut(b"averyveryverylonghostname.example.com", b"47030", false),
             b"averyveryverylong:47030"
         );
+        let long = [b'h'; 150];
+        assert_eq!(join_cut(&long, b"80", true), &long[..127]);
     }
 
     #[test]
@@ -582,6 +590,15 @@ mod tests {
         udp_conn.proto = InetProto::Udp;
         // remote port 0 but a remote address: a udp "non-server".
         assert!(inet_shown(&d, &udp_conn) && !inet_shown(&l, &udp_conn));
+    }
+
+    #[test]
+    fn unix_path_follows_scanf_word_rules() {
+        assert_eq!(scanf_word(b" lead"), b"lead");
+        assert_eq!(scanf_word(b"\tlead2"), b"lead2");
+        assert_eq!(scanf_word(b"/x/vt\x0bx"), b"/x/vt");
+        assert_eq!(scanf_word(b"/x/bin\xff\xfe"), b"/x/bin\xff\xfe");
+        assert_eq!(scanf_word(b"   "), b"");
     }
 
     #[test]

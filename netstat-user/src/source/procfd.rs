@@ -60,8 +60,6 @@ struct Owner {
     pid: u32,
     /// `"PID/name"` exactly as net-tools prints it (at most 19 bytes, maybe not UTF-8).
     label: Box<[u8]>,
-    /// The same, for `&str` callers (lossy only when `label` is not UTF-8).
-    text: Box<str>,
 }
 
 /// The note net-tools prints on stderr after the scan (§2.5 and §3 of the reference).
@@ -187,12 +185,6 @@ impl ProgramMap {
         (map, note)
     }
 
-    /// `"PID/name"` of the first process holding `inode`, as net-tools prints it.
-    /// Lossy where the 19-byte cut split a multi-byte character; see [`ProgramMap::get_bytes`].
-    pub fn get(&self, inode: u64) -> Option<&str> {
-        self.owner(inode).map(|o| &*o.text)
-    }
-
     /// The exact bytes net-tools prints (`printf("%-20s")` pads by bytes, not characters).
     pub fn get_bytes(&self, inode: u64) -> Option<&[u8]> {
         self.owner(inode).map(|o| &*o.label)
@@ -210,6 +202,13 @@ impl ProgramMap {
 
     pub fn is_empty(&self) -> bool {
         self.by_inode.is_empty()
+    }
+
+    /// The label as text, for tests (lossy where the cut split a character).
+    #[cfg(test)]
+    fn get(&self, inode: u64) -> Option<String> {
+        self.get_bytes(inode)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     fn owner(&self, inode: u64) -> Option<&Owner> {
@@ -379,7 +378,6 @@ fn parallel_map<S, T: Send>(
 impl Owner {
     fn new(pid_name: &[u8], cmdline: &[u8]) -> Owner {
         let label = format_label(pid_name, cmdline);
-        let text: Box<str> = String::from_utf8_lossy(&label).into();
         let pid = std::str::from_utf8(pid_name)
             .ok()
             .and_then(|s| s.parse().ok())
@@ -387,7 +385,6 @@ impl Owner {
         Owner {
             pid,
             label: label.into_boxed_slice(),
-            text,
         }
     }
 }
@@ -666,15 +663,15 @@ mod tests {
         p.process("45", b"/no/nul/at/end", &[("1", "[0000]:1007")]);
         let (map, note) = ProgramMap::scan_with(&p.0, 1);
         assert_eq!(note, ScanNote::None);
-        assert_eq!(map.get(1001), Some("100/python3"));
-        assert_eq!(map.get(1002), Some("11480/a-very-long-p"));
-        assert_eq!(map.get(1003), Some("17073/./rel/dir/pro"));
-        assert_eq!(map.get(1004), Some("42/"));
-        assert_eq!(map.get(1005), Some("43/"));
-        assert_eq!(map.get(1006), Some("44/sshd: root@pts/0"));
-        assert_eq!(map.get(1007), Some("45/end"));
+        assert_eq!(map.get(1001).as_deref(), Some("100/python3"));
+        assert_eq!(map.get(1002).as_deref(), Some("11480/a-very-long-p"));
+        assert_eq!(map.get(1003).as_deref(), Some("17073/./rel/dir/pro"));
+        assert_eq!(map.get(1004).as_deref(), Some("42/"));
+        assert_eq!(map.get(1005).as_deref(), Some("43/"));
+        assert_eq!(map.get(1006).as_deref(), Some("44/sshd: root@pts/0"));
+        assert_eq!(map.get(1007).as_deref(), Some("45/end"));
         assert_eq!(map.pid(1003), Some(17073));
-        assert_eq!(map.get(77), None);
+        assert_eq!(map.get(77).as_deref(), None);
         assert_eq!(map.len(), 7);
     }
 
@@ -692,7 +689,7 @@ mod tests {
         assert_eq!(bytes.len(), 19);
         assert_eq!(&bytes[..18], "12345/éééééé".as_bytes());
         assert_eq!(bytes[18], 0xc3);
-        assert_eq!(map.get(55), Some("12345/éééééé\u{fffd}"));
+        assert_eq!(map.get(55).as_deref(), Some("12345/éééééé\u{fffd}"));
     }
 
     #[test]
@@ -715,9 +712,9 @@ mod tests {
         } else {
             "300/second"
         };
-        assert_eq!(map.get(900), Some(winner));
-        assert_eq!(map.get(901), Some("200/first"));
-        assert_eq!(map.get(902), Some("300/second"));
+        assert_eq!(map.get(900).as_deref(), Some(winner));
+        assert_eq!(map.get(901).as_deref(), Some("200/first"));
+        assert_eq!(map.get(902).as_deref(), Some("300/second"));
         assert_eq!(map.len(), 3);
     }
 
@@ -746,7 +743,7 @@ mod tests {
         fs::remove_file(p.0.join("10").join("cmdline")).expect("rm cmdline");
         let (map, note) = ProgramMap::scan_with(&p.0, 1);
         assert_eq!(note, ScanNote::None);
-        assert_eq!(map.get(13), Some("7/ok"));
+        assert_eq!(map.get(13).as_deref(), Some("7/ok"));
         assert_eq!(map.len(), 1);
     }
 

@@ -105,17 +105,19 @@ impl ReadError {
     }
 }
 
-fn read(path: &Path) -> Result<String, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError {
+/// The file's bytes: unix paths may hold any byte but NUL, and net-tools prints them raw.
+fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
+    std::fs::read(path).map_err(|source| ReadError {
         path: path.to_owned(),
         source,
-    })?;
-    // The tables are ASCII except unix paths; keep any other byte losslessly enough
-    // for display (net-tools prints raw bytes; paths are handled in parse_unix).
-    Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// The lines of a table after its header (net-tools skips line 0). Every other line
+/// counts, blank ones too: net-tools warns about them (a unix path may hold `\n`).
+fn rows_of(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    text.split(|&b| b == b'\n').skip(1)
 }
 
 fn bogus_kind(proto: InetProto) -> &'static str {
@@ -129,13 +131,11 @@ fn bogus_kind(proto: InetProto) -> &'static str {
 
 /// Parses a whole `/proc/net/{tcp,udp,udplite,raw}{,6}` text. The first line is the
 /// header and is skipped, as net-tools does (`lnr == 0`).
-pub fn parse_inet(text: &str, proto: InetProto, family: Family) -> Parsed<InetSocket> {
+pub fn parse_inet(text: &[u8], proto: InetProto, family: Family) -> Parsed<InetSocket> {
     let mut out = Parsed::default();
-    for line in text.lines().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_inet_line(line, proto) {
+    for raw in rows_of(text) {
+        let line = String::from_utf8_lossy(raw);
+        match parse_inet_line(&line, proto) {
             Some(mut s) => {
                 // The table, not the address width, decides the family label.
                 s.family = family;
@@ -143,7 +143,7 @@ pub fn parse_inet(text: &str, proto: InetProto, family: Family) -> Parsed<InetSo
             }
             None => out.bogus.push(BogusLine {
                 kind: bogus_kind(proto),
-                line: line.to_owned(),
+                line: line.into_owned(),
             }),
         }
     }
@@ -238,46 +238,46 @@ fn hex_word(s: &str) -> Option<[u8; 4]> {
 
 /// Parses `/proc/net/unix`:
 /// `Num       RefCount Protocol Flags    Type St Inode Path`.
-pub fn parse_unix(text: &str) -> Parsed<UnixSocket> {
+pub fn parse_unix(text: &[u8]) -> Parsed<UnixSocket> {
     let mut out = Parsed::default();
-    for line in text.lines().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
+    for line in rows_of(text) {
         match parse_unix_line(line) {
             Some(s) => out.rows.push(s),
             None => out.bogus.push(BogusLine {
                 kind: "unix",
-                line: line.to_owned(),
+                line: String::from_utf8_lossy(line).into_owned(),
             }),
         }
     }
     out
 }
 
-/// One unix line. The path is everything after the inode and its single separating
-/// space, kept whole (net-tools' `%s` stops at whitespace; the renderer reproduces that,
-/// the model keeps the truth).
-pub fn parse_unix_line(line: &str) -> Option<UnixSocket> {
-    let (num, rest) = line.split_once(':')?;
-    if num.trim().is_empty() || !num.trim().bytes().all(|b| b.is_ascii_hexdigit()) {
+/// One unix line: `%p: %lX %lX %lX %X %X %lu %s` as net-tools reads it. The kernel
+/// prints `" "` and the raw path after the inode; the model keeps every byte after that
+/// space (the renderer applies `%s`'s whitespace rule).
+pub fn parse_unix_line(line: &[u8]) -> Option<UnixSocket> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let num = std::str::from_utf8(&line[..colon]).ok()?.trim();
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let mut rest = rest.trim_start_matches(' ');
+    let mut rest = &line[colon + 1..];
     let mut next = || -> Option<&str> {
-        let r = rest.trim_start_matches(' ');
-        let end = r.find(' ').unwrap_or(r.len());
-        let (tok, tail) = r.split_at(end);
-        rest = tail;
-        (!tok.is_empty()).then_some(tok)
+        let start = rest.iter().position(|&b| b != b' ')?;
+        let r = &rest[start..];
+        let end = r.iter().position(|&b| b == b' ').unwrap_or(r.len());
+        let tok = std::str::from_utf8(&r[..end]).ok()?;
+        rest = &r[end..];
+        Some(tok)
     };
     let refcount = u64::from_str_radix(next()?, 16).ok()?;
     let protocol = u64::from_str_radix(next()?, 16).ok()?;
     let flags = u64::from_str_radix(next()?, 16).ok()?;
     let sock_type = u32::from_str_radix(next()?, 16).ok()?;
     let state = u32::from_str_radix(next()?, 16).ok()?;
+    // net-tools accepts a line without the inode (6 fields); it then prints inode 0.
     let inode = next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    let path = rest.strip_prefix(' ').filter(|p| !p.is_empty());
+    let path = rest.strip_prefix(b" ").filter(|p| !p.is_empty());
     Some(UnixSocket {
         refcount,
         protocol,
@@ -285,7 +285,7 @@ pub fn parse_unix_line(line: &str) -> Option<UnixSocket> {
         sock_type,
         state,
         inode,
-        path: path.map(|p| p.as_bytes().to_vec()),
+        path: path.map(<[u8]>::to_vec),
     })
 }
 
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn tcp_lines_parse_with_timers_and_queues() {
-        let p = parse_inet(TCP, InetProto::Tcp, Family::Inet);
+        let p = parse_inet(TCP.as_bytes(), InetProto::Tcp, Family::Inet);
         assert!(p.bogus.is_empty());
         assert_eq!(p.rows.len(), 3);
         let l = &p.rows[0];
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn tcp6_words_are_host_endian() {
         let text = "hdr\n   0: B80D0120AAAAAAAABBBBCCCC01000000:AD31 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n   1: 0000000000000000FFFF00000100007F:8235 0000000000000000FFFF00000100007F:BD3A 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0\n";
-        let p = parse_inet(text, InetProto::Tcp, Family::Inet6);
+        let p = parse_inet(text.as_bytes(), InetProto::Tcp, Family::Inet6);
         assert_eq!(
             p.rows[0].local.to_string(),
             "2001:db8:aaaa:aaaa:cccc:bbbb:0:1"
@@ -349,7 +349,7 @@ mod tests {
         let u = parse_inet_line(line, InetProto::Udp).expect("10 fields are enough for udp");
         assert_eq!(u.inode, 0);
         let p = parse_inet(
-            &format!("hdr\n{line}\ngarbage here\n"),
+            format!("hdr\n{line}\ngarbage here\n").as_bytes(),
             InetProto::Tcp,
             Family::Inet,
         );
@@ -365,7 +365,7 @@ mod tests {
 0000000000000000: 00000002 00000000 00000000 0002 01 224398 /tmp/with space.sock
 0000000000000000: 00000002 00000000 00010000 0001 01 224399 @nsgen-abstract
 ";
-        let p = parse_unix(text);
+        let p = parse_unix(text.as_bytes());
         assert!(p.bogus.is_empty());
         assert_eq!(p.rows.len(), 4);
         assert_eq!(p.rows[0].flags, 0x10000);
@@ -380,6 +380,24 @@ mod tests {
             Some(&b"/tmp/with space.sock"[..])
         );
         assert_eq!(p.rows[3].path.as_deref(), Some(&b"@nsgen-abstract"[..]));
+    }
+
+    #[test]
+    fn unix_paths_are_raw_bytes_and_blank_lines_are_bogus() {
+        let mut text = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
+        text.extend_from_slice(
+            b"0000000000000000: 00000002 00000000 00000000 0002 01 7 /x/bin\xff\xfe\n",
+        );
+        text.extend_from_slice(b"0000000000000000: 00000002 00000000 00000000 0002 01  8  lead\n");
+        // A path ending in a newline leaves a blank line behind it.
+        text.extend_from_slice(b"0000000000000000: 00000002 00000000 00000000 0002 01 9 /x/nl\n\n");
+        let p = parse_unix(&text);
+        assert_eq!(p.rows.len(), 3);
+        assert_eq!(p.rows[0].path.as_deref(), Some(&b"/x/bin\xff\xfe"[..]));
+        assert_eq!(p.rows[1].inode, 8);
+        assert_eq!(p.rows[1].path.as_deref(), Some(&b" lead"[..]));
+        assert_eq!(p.bogus.len(), 1);
+        assert_eq!(p.bogus[0].message(), "warning, got bogus unix line.");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use std::net::{
 };
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram, UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -464,6 +465,23 @@ fn build_unix(held: &mut Held, dir: &Path) -> Result<()> {
     let space_path = dir.join("with space.sock");
     held.unix_dgrams
         .push(UnixDatagram::bind(&space_path).map_err(|e| format!("bind {space_path:?}: {e}"))?);
+
+    // Names that test net-tools' sscanf("%s") reading of the path: bound relative to
+    // `dir` so the name itself starts with whitespace; a vertical tab, bytes that are
+    // not UTF-8, and a trailing newline (which leaves a blank line in /proc/net/unix,
+    // reported as a bogus line).
+    std::env::set_current_dir(dir).map_err(|e| format!("chdir {}: {e}", dir.display()))?;
+    for name in [
+        &b" lead"[..],
+        b"\tlead2",
+        b"vt\x0bx",
+        b"bin\xff\xfe",
+        b"nl\n",
+    ] {
+        let fd = new_socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0, "odd-name datagram")?;
+        bind_unix_path(&fd, Path::new(std::ffi::OsStr::from_bytes(name)))?;
+        held.fds.push(fd);
+    }
 
     // Unnamed pairs and an unbound datagram socket.
     let (a, b) = UnixStream::pair().map_err(|e| format!("stream socketpair: {e}"))?;
