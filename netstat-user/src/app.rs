@@ -106,23 +106,35 @@ pub fn run(
     }
     match opts.mode {
         Mode::Sockets => sockets(&opts, env, out, err),
-        // net-tools reads /proc/net/ip_masquerade, gone since Linux 2.4; until the
-        // conntrack source exists, its answer is the honest one.
-        Mode::Masquerade => {
-            no_support(err, "ip_masquerade")?;
-            Ok(1)
-        }
-        Mode::Route | Mode::Interfaces | Mode::Statistics => {
-            let what = match opts.mode {
-                Mode::Route => "-r (routing tables)",
-                Mode::Interfaces => "-i (interface table)",
-                _ => "-s (statistics)",
-            };
-            writeln!(
-                err,
-                "netstat: {what} is not implemented in this version yet; use /usr/bin/netstat"
-            )?;
-            Ok(1)
+        Mode::Route => repeat(&opts, out, |out| {
+            crate::route::run_once(&opts, env, out, err)
+        }),
+        Mode::Interfaces => repeat(&opts, out, |out| {
+            crate::iface::run_once(&opts, env, out, err)
+        }),
+        Mode::Masquerade => repeat(&opts, out, |out| {
+            crate::masq::run_once(&opts, env, out, err)
+        }),
+        // net-tools ignores -c with -s.
+        Mode::Statistics => crate::stats::run_once(&opts, env, out, err),
+    }
+}
+
+/// net-tools' `-c` loop for the modes other than sockets: print, flush, wait, until a
+/// round fails (its code is the run's).
+fn repeat(
+    o: &Options,
+    out: &mut dyn Write,
+    mut round: impl FnMut(&mut dyn Write) -> io::Result<i32>,
+) -> io::Result<i32> {
+    loop {
+        let rc = round(out)?;
+        match o.continuous {
+            Some(interval) if rc == 0 => {
+                out.flush()?;
+                std::thread::sleep(interval);
+            }
+            _ => return Ok(rc),
         }
     }
 }
@@ -269,12 +281,10 @@ fn sockets_once(
     }
 
     if p.igmp {
-        out.flush()?;
-        writeln!(
-            err,
-            "netstat: -g (multicast group memberships) is not implemented in this version yet"
-        )?;
-        return Ok(1);
+        let rc = crate::groups::print(o, env, out, err)?;
+        if rc != 0 {
+            return Ok(rc);
+        }
     }
 
     if p.unix {

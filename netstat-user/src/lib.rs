@@ -2,8 +2,13 @@
 pub mod app;
 pub mod cli;
 pub mod ebpf;
+pub mod groups;
+pub mod iface;
+pub mod masq;
 pub mod model;
 pub mod names;
 pub mod render;
+pub mod route;
 pub mod source;
+pub mod stats;
 pub mod watch;

@@ -1,6 +1,8 @@
 //! Developer tasks for this workspace, run as `cargo xtask <task>` (alias in .cargo/config.toml).
 //! xtask only orchestrates: the eBPF object is built by netstat-user's build.rs (aya-build).
 mod bench;
+mod bench_iface;
+mod bench_routes;
 mod cmd;
 mod parse;
 mod setup;
@@ -54,7 +56,21 @@ enum Task {
         /// Timed runs of each command (the median is reported)
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Which comparisons to run (default: all)
+        #[arg(long, value_enum)]
+        only: Option<Suite>,
     },
+}
+
+/// The benchmark suites of `cargo xtask bench`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Suite {
+    /// -tan and -tanp against net-tools and ss
+    Sockets,
+    /// -rn with a large routing table against net-tools
+    Routes,
+    /// -i with many interfaces against net-tools
+    Interfaces,
 }
 
 fn main() -> ExitCode {
@@ -89,19 +105,27 @@ fn run_task(task: Task) -> Result<ExitCode> {
             return Ok(ExitCode::from(exit_code(status)));
         }
         Task::Test => test(&root)?,
-        Task::Bench { connections, runs } => {
+        Task::Bench {
+            connections,
+            runs,
+            only,
+        } => {
             let bin = build(&root)?;
             if !is_root()? {
                 bail!("`cargo xtask bench` creates a network namespace: run it as root");
             }
-            bench::bench(
-                &root,
-                &bin,
-                &bench::BenchArgs {
-                    connections,
-                    runs: runs.max(1),
-                },
-            )?;
+            let runs = runs.max(1);
+            let wants = |s: Suite| only.is_none_or(|o| o == s);
+            if wants(Suite::Routes) {
+                bench_routes::bench(&bin, runs)?;
+            }
+            if wants(Suite::Interfaces) {
+                bench_iface::bench(&bin, runs)?;
+            }
+            if !wants(Suite::Sockets) {
+                return Ok(ExitCode::SUCCESS);
+            }
+            bench::bench(&root, &bin, &bench::BenchArgs { connections, runs })?;
         }
     }
     Ok(ExitCode::SUCCESS)
