@@ -106,13 +106,13 @@ pub fn run(
     }
     match opts.mode {
         Mode::Sockets => sockets(&opts, env, out, err),
-        Mode::Route => repeat(&opts, out, |out| {
+        Mode::Route => repeat(&opts, out, |out, _| {
             crate::route::run_once(&opts, env, out, err)
         }),
-        Mode::Interfaces => repeat(&opts, out, |out| {
-            crate::iface::run_once(&opts, env, out, err)
+        Mode::Interfaces => repeat(&opts, out, |out, first| {
+            crate::iface::run_once(&opts, env, first, out, err)
         }),
-        Mode::Masquerade => repeat(&opts, out, |out| {
+        Mode::Masquerade => repeat(&opts, out, |out, _| {
             crate::masq::run_once(&opts, env, out, err)
         }),
         // net-tools ignores -c with -s.
@@ -121,14 +121,16 @@ pub fn run(
 }
 
 /// net-tools' `-c` loop for the modes other than sockets: print, flush, wait, until a
-/// round fails (its code is the run's).
+/// round fails (its code is the run's). `round` learns whether it is the first.
 fn repeat(
     o: &Options,
     out: &mut dyn Write,
-    mut round: impl FnMut(&mut dyn Write) -> io::Result<i32>,
+    mut round: impl FnMut(&mut dyn Write, bool) -> io::Result<i32>,
 ) -> io::Result<i32> {
+    let mut first = true;
     loop {
-        let rc = round(out)?;
+        let rc = round(out, first)?;
+        first = false;
         match o.continuous {
             Some(interval) if rc == 0 => {
                 out.flush()?;
@@ -230,7 +232,8 @@ fn sockets_once(
     let p = &o.protocols;
     // net-tools loads the program cache before it reads any table (and again for
     // each -c round); its notes go to stderr before the header.
-    let programs = if o.programs {
+    // net-tools loads it only for the Internet and unix sections (not for -g alone).
+    let programs = if o.programs && (p.tcp || p.sctp || p.udp || p.udplite || p.raw || p.unix) {
         let (map, note) = ProgramMap::scan(&env.root.join("proc"));
         if let Some(msg) = note.message() {
             out.flush()?;

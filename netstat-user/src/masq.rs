@@ -1,17 +1,1681 @@
-//! Placeholder: being written (issue 3).
-use std::io::{self, Write};
+//! `-M`/`--masquerade`: the NAT entries of conntrack in net-tools' masquerade layout
+//! (`lib/masq_info.c`, v2.10).
+//!
+//! net-tools reads `/proc/net/ip_masquerade`, which went away with Linux 2.6. Linux 2.4 still
+//! wrote it from conntrack (`ip_fw_compat_masq.c`), and that compatibility layer fixes how a
+//! conntrack entry maps onto the old columns; we follow it:
+//!
+//! | column | from the conntrack entry |
+//! | --- | --- |
+//! | `prot` | protocol of the original tuple: `tcp`, `udp`, `icmp`, `gre`, `esp` (net-tools' names); any other protocol is `ip`, net-tools' name for a generic IP entry |
+//! | `expire` | `CTA_TIMEOUT` (whole seconds) as hundredths: `M:SS.00` |
+//! | `source`, `destination` | source and destination address of the original tuple |
+//! | `ports` | `sport -> dport (mport)`: original source and destination port, then the masquerading port: the reply tuple's destination port, the port the outside talks to |
+//! | `initseq delta prevd` (`-e`) | `CTA_SEQ_ADJ_ORIG`: correction position, offset after, offset before (what 2.2's `ip_masq_seq` held: `init_seq`, `delta`, `previous_delta`); 0 when the entry has no sequence adjustment (only NAT helpers such as FTP's make one), as 2.4 always printed |
+//!
+//! ICMP has no ports: as in 2.4, `sport` is the echo id and `dport` is `type << 8 | code`
+//! (8.0, an echo request, shows as 2048). The masquerading "port" of an ICMP entry is the id
+//! the outside sees (the reply tuple's id, what 2.2 allocated as the masq port); 2.4 printed
+//! the reply's type/code there, which says nothing.
+//!
+//! Only entries that are NATed (`IPS_SRC_NAT` or `IPS_DST_NAT`: the kernel sets them only when
+//! a rule really changed the tuple) and IPv4 (net-tools' `-M` is `inet` only) are listed, in
+//! the kernel's dump order. Where conntrack cannot be asked, net-tools' own answer is printed.
+//!
+//! With `PROC_ROOT` (no netlink), this reads `<root>/proc/net/ip_masquerade` exactly as
+//! net-tools does, so recorded files of the old format can be replayed (and a tree without
+//! the file gets net-tools' message).
+use std::{
+    fs,
+    io::{self, Write},
+    net::Ipv4Addr,
+    path::Path,
+};
 
-use crate::{app::RunEnv, cli::Options};
+use crate::{
+    app::RunEnv,
+    cli::Options,
+    names::{Resolver, Services},
+};
 
+/// One masquerade entry: net-tools' `struct masq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MasqEntry {
+    /// net-tools' protocol name (`tcp`, `udp`, `icmp`, `gre`, `esp`, `ip`).
+    pub proto: &'static str,
+    /// Time left, in hundredths of a second (net-tools divides jiffies by 100).
+    pub expires: u64,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    /// The masquerading port.
+    pub mport: u16,
+    /// `-e`: "Add delta from this seq. on".
+    pub initseq: u64,
+    /// `-e`: delta in sequence numbers (a C `short`).
+    pub delta: i16,
+    /// `-e`: the delta before the last one; `None` prints `-` (a file without `PDelta`).
+    pub pdelta: Option<i16>,
+}
+
+/// `ESYSNOT("netstat", "ip_masquerade")`.
+pub const NO_SUPPORT: &str = "netstat: no support for `ip_masquerade' on this system.\n";
+
+/// `-M` once (app.rs repeats it for `-c`). Returns net-tools' exit code: 0, 1 when there is
+/// no masquerading support, 255 (`return -1`) for other failures.
 pub fn run_once(
-    _o: &Options,
-    _env: &RunEnv,
-    _out: &mut dyn Write,
+    o: &Options,
+    env: &RunEnv,
+    out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
-    writeln!(
-        err,
-        "netstat: this mode is not implemented in this version yet"
-    )?;
-    Ok(1)
+    let entries = if env.netlink {
+        match conntrack::dump() {
+            Ok(entries) => entries,
+            Err(e) => return report_conntrack_error(o, &e, out, err),
+        }
+    } else {
+        let path = env.root.join("proc/net/ip_masquerade");
+        match read_masq_file(&path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                out.flush()?;
+                err.write_all(e.message().as_bytes())?;
+                return Ok(e.exit_code());
+            }
+        }
+    };
+    let layout = Layout {
+        numeric_hosts: o.numeric_hosts,
+        numeric_ports: o.numeric_ports,
+        extend: o.extend > 0,
+    };
+    let mut names = SystemNames::new(env, &layout);
+    render(&entries, &layout, &mut names, out)?;
+    Ok(0)
+}
+
+/// What net-tools has to say when conntrack cannot be read.
+fn report_conntrack_error(
+    o: &Options,
+    e: &conntrack::Error,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<i32> {
+    out.flush()?;
+    match e {
+        // Honest fallback: on a kernel without conntrack (or its netlink interface) there is
+        // nothing to list, and net-tools' own answer on every kernel since 2.6 is this line
+        // and exit 1. Without CAP_NET_ADMIN nfnetlink refuses every request (EPERM), so for
+        // this user conntrack is unavailable too: the same answer, as net-tools gives a
+        // non-root user. `-v` adds the reason, which net-tools cannot know.
+        conntrack::Error::Unavailable(_) | conntrack::Error::NotPermitted(_) => {
+            err.write_all(NO_SUPPORT.as_bytes())?;
+            if o.verbose > 0 {
+                writeln!(err, "netstat: {e}")?;
+            }
+            Ok(1)
+        }
+        // net-tools: perror() and return -1 for an unexpected failure.
+        conntrack::Error::Io(_) | conntrack::Error::Malformed(_) => {
+            writeln!(err, "netstat: {e}")?;
+            Ok(255)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderer
+
+/// Which variant of the table to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// `-n`/`--numeric-hosts`
+    pub numeric_hosts: bool,
+    /// `-n`/`--numeric-ports`
+    pub numeric_ports: bool,
+    /// `-e` (net-tools' `flag_exp > 1`): the `initseq delta prevd` columns.
+    pub extend: bool,
+}
+
+/// Host and service names for the table.
+pub trait MasqNames {
+    /// `INET_sprint()`: the host (or network) name, or the dotted quad.
+    fn host(&mut self, addr: Ipv4Addr) -> String;
+    /// `get_sname()`'s list lookup for `tcp`/`udp`; `None` prints the number.
+    fn service(&self, port: u16, proto: &str) -> Option<&str>;
+}
+
+/// Names from the system: `/etc/services` under the run's root and glibc's resolver.
+struct SystemNames {
+    services: Option<Services>,
+    resolver: Option<Resolver>,
+}
+
+impl SystemNames {
+    fn new(env: &RunEnv, layout: &Layout) -> Self {
+        Self {
+            services: (!layout.numeric_ports).then(|| Services::load(&env.root.join("etc"))),
+            resolver: (!layout.numeric_hosts).then(Resolver::new),
+        }
+    }
+}
+
+impl MasqNames for SystemNames {
+    fn host(&mut self, addr: Ipv4Addr) -> String {
+        match &mut self.resolver {
+            Some(r) => r.host_v4(addr),
+            None => addr.to_string(),
+        }
+    }
+
+    fn service(&self, port: u16, proto: &str) -> Option<&str> {
+        let services = self.services.as_ref()?;
+        match proto {
+            "tcp" => services.tcp(port),
+            "udp" => services.udp(port),
+            _ => None,
+        }
+    }
+}
+
+const TITLE: &str = "IP masquerading entries\n";
+const HEADER: &str = "prot   expire source               destination          ports\n";
+const HEADER_EXT: &str =
+    "prot   expire    initseq delta prevd source               destination          ports\n";
+
+/// net-tools' table: nothing at all for no entries, else the title, the header and one
+/// `print_masq()` row per entry.
+pub fn render(
+    entries: &[MasqEntry],
+    layout: &Layout,
+    names: &mut dyn MasqNames,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    out.write_all(TITLE.as_bytes())?;
+    out.write_all(if layout.extend { HEADER_EXT } else { HEADER }.as_bytes())?;
+    let mut line = Vec::with_capacity(128);
+    for e in entries {
+        line.clear();
+        write_row(&mut line, e, layout, names);
+        out.write_all(&line)?;
+    }
+    Ok(())
+}
+
+fn write_row(line: &mut Vec<u8>, e: &MasqEntry, layout: &Layout, names: &mut dyn MasqNames) {
+    pad(line, e.proto.as_bytes(), 4);
+    // `%3ld:%02ld.%02ld `: unsigned longs printed as signed.
+    let hundredths = e.expires % 100;
+    let seconds = (e.expires / 100) % 60;
+    let minutes = e.expires / 6000;
+    let _ = write!(
+        line,
+        "{:>3}:{:02}.{:02} ",
+        minutes as i64, seconds as i64, hundredths as i64
+    );
+    if layout.extend {
+        // `%10lu %5hd %5hd ` or, without a previous delta, `%10lu %5hd     - `.
+        let _ = write!(line, "{:>10} {:>5} ", e.initseq, e.delta);
+        match e.pdelta {
+            Some(p) => {
+                let _ = write!(line, "{p:>5} ");
+            }
+            None => line.extend_from_slice(b"    - "),
+        }
+    }
+    for addr in [e.src, e.dst] {
+        let host = if layout.numeric_hosts {
+            addr.to_string()
+        } else {
+            names.host(addr)
+        };
+        pad(line, host.as_bytes(), 20);
+        line.push(b' ');
+    }
+    let port = |p: u16| service_text(p, e.proto, layout.numeric_ports, &*names);
+    let _ = writeln!(
+        line,
+        "{} -> {} ({})",
+        port(e.sport),
+        port(e.dport),
+        port(e.mport)
+    );
+}
+
+/// `get_sname()`: `*` for 0 (even with `-n`), the service name of a tcp/udp port, else the
+/// number.
+fn service_text(port: u16, proto: &str, numeric: bool, names: &dyn MasqNames) -> String {
+    if port == 0 {
+        return "*".to_string();
+    }
+    if !numeric && let Some(name) = names.service(port, proto) {
+        return name.to_string();
+    }
+    port.to_string()
+}
+
+/// C `%-*s`: left-aligned, padded with spaces to `width` bytes, never cut.
+fn pad(line: &mut Vec<u8>, s: &[u8], width: usize) {
+    line.extend_from_slice(s);
+    line.resize(line.len() + width.saturating_sub(s.len()), b' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source 1: conntrack over NETLINK_NETFILTER
+
+/// The conntrack table over netlink (`IPCTNL_MSG_CT_GET` dump of `NFNL_SUBSYS_CTNETLINK`).
+///
+/// The request is built with netlink-packet-netfilter (0.4 knows conntrack), but the replies
+/// are read by hand with netlink-packet-core's zero-copy `NetlinkBuffer`/`NlasIterator`, as
+/// source/netlink.rs does for inet_diag: that crate's parser has no ICMP id/type/code and no
+/// `CTA_SEQ_ADJ_*` (both come out as `DefaultNla`, whose bytes are private), allocates a
+/// `Vec` per nested attribute, and fails a whole dump on one odd attribute.
+pub mod conntrack {
+    use std::{io, net::Ipv4Addr};
+
+    use netlink_packet_core::{
+        NLA_TYPE_MASK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN,
+        NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator,
+    };
+    use netlink_packet_netfilter::{
+        NetfilterHeader, NetfilterMessage, NetfilterProtoFamily, conntrack::ConntrackMessage,
+    };
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
+
+    use super::MasqEntry;
+
+    /// Why the table could not be read.
+    #[derive(Debug, thiserror::Error)]
+    pub enum Error {
+        /// No conntrack in this kernel, or no netlink interface to it (`socket()` or the dump
+        /// fails with EPROTONOSUPPORT, EINVAL for a missing nfnetlink subsystem, ENOENT…).
+        #[error("conntrack: not available in this kernel: {}", super::strerror(.0))]
+        Unavailable(io::Error),
+        /// nfnetlink wants CAP_NET_ADMIN in the network namespace's user namespace.
+        #[error("conntrack: reading the table needs CAP_NET_ADMIN: {}", super::strerror(.0))]
+        NotPermitted(io::Error),
+        #[error("conntrack: {}", super::strerror(.0))]
+        Io(io::Error),
+        #[error("conntrack: malformed reply: {0}")]
+        Malformed(String),
+    }
+
+    impl Error {
+        /// Classifies a failure of `socket()` or an errno the kernel sent back.
+        pub fn from_io(e: io::Error) -> Self {
+            match e.raw_os_error() {
+                Some(
+                    libc::EPROTONOSUPPORT
+                    | libc::EAFNOSUPPORT
+                    | libc::EINVAL
+                    | libc::ENOENT
+                    | libc::EOPNOTSUPP,
+                ) => Error::Unavailable(e),
+                Some(libc::EPERM | libc::EACCES) => Error::NotPermitted(e),
+                _ => Error::Io(e),
+            }
+        }
+    }
+
+    /// `NFNL_SUBSYS_CTNETLINK`.
+    const SUBSYS_CTNETLINK: u16 = 1;
+    /// `IPCTNL_MSG_CT_NEW`, `IPCTNL_MSG_CT_GET`: a dump answers with the request's type
+    /// (`ctnetlink_dump_table()`); older kernels used NEW.
+    const MSG_CT_NEW: u16 = 0;
+    const MSG_CT_GET: u16 = 1;
+    /// `sizeof(struct nfgenmsg)`.
+    const NFGENMSG_LEN: usize = 4;
+    /// `NFNETLINK_V0`.
+    const NFNETLINK_V0: u8 = 0;
+
+    // enum ctattr_type
+    const CTA_TUPLE_ORIG: u16 = 1;
+    const CTA_TUPLE_REPLY: u16 = 2;
+    const CTA_STATUS: u16 = 3;
+    const CTA_TIMEOUT: u16 = 7;
+    const CTA_SEQ_ADJ_ORIG: u16 = 15;
+    // enum ctattr_tuple
+    const CTA_TUPLE_IP: u16 = 1;
+    const CTA_TUPLE_PROTO: u16 = 2;
+    // enum ctattr_ip
+    const CTA_IP_V4_SRC: u16 = 1;
+    const CTA_IP_V4_DST: u16 = 2;
+    const CTA_IP_V6_SRC: u16 = 3;
+    const CTA_IP_V6_DST: u16 = 4;
+    // enum ctattr_l4proto
+    const CTA_PROTO_NUM: u16 = 1;
+    const CTA_PROTO_SRC_PORT: u16 = 2;
+    const CTA_PROTO_DST_PORT: u16 = 3;
+    const CTA_PROTO_ICMP_ID: u16 = 4;
+    const CTA_PROTO_ICMP_TYPE: u16 = 5;
+    const CTA_PROTO_ICMP_CODE: u16 = 6;
+    // enum ctattr_seqadj
+    const CTA_SEQADJ_CORRECTION_POS: u16 = 1;
+    const CTA_SEQADJ_OFFSET_BEFORE: u16 = 2;
+    const CTA_SEQADJ_OFFSET_AFTER: u16 = 3;
+    /// `IPS_SRC_NAT | IPS_DST_NAT` (`nf_conntrack_common.h`).
+    pub const IPS_NAT_MASK: u32 = (1 << 4) | (1 << 5);
+
+    /// See source/netlink.rs: the kernel fills each dump datagram up to this.
+    const RECV_BUF_BYTES: usize = 32 * 1024;
+    /// The socket is private to one dump, so any constant works.
+    const DUMP_SEQ: u32 = 0x6d61_7371;
+
+    /// Every NATed IPv4 conntrack entry of the caller's network namespace, in dump order.
+    pub fn dump() -> Result<Vec<MasqEntry>, Error> {
+        let socket = Socket::new(NETLINK_NETFILTER).map_err(Error::from_io)?;
+        let request = encode_request(DUMP_SEQ);
+        let kernel = SocketAddr::new(0, 0);
+        loop {
+            match socket.send_to(&request, &kernel, 0) {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_io(e)),
+            }
+        }
+        let mut decoder = Decoder::new(DUMP_SEQ);
+        let mut buf = vec![0u8; RECV_BUF_BYTES];
+        loop {
+            // MSG_TRUNC makes recv return the datagram's real length, so truncation shows.
+            let n = match socket.recv(&mut &mut buf[..], libc::MSG_TRUNC) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::from_io(e)),
+            };
+            if n > buf.len() {
+                return Err(Error::Malformed(format!(
+                    "a {n}-byte datagram does not fit the {}-byte receive buffer",
+                    buf.len()
+                )));
+            }
+            if n == 0 {
+                return Err(Error::Malformed("the dump ended without NLMSG_DONE".into()));
+            }
+            if decoder.feed(&buf[..n])? == Progress::Done {
+                return Ok(decoder.entries);
+            }
+        }
+    }
+
+    /// The dump request: nlmsghdr + nfgenmsg for IPv4, no attributes.
+    pub fn encode_request(seq: u32) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = seq;
+        let mut packet = NetlinkMessage::new(
+            header,
+            NetlinkPayload::from(NetfilterMessage::new(
+                NetfilterHeader::new(NetfilterProtoFamily::IPv4, NFNETLINK_V0, 0),
+                ConntrackMessage::Get(vec![]),
+            )),
+        );
+        packet.finalize();
+        let mut buf = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        buf
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Progress {
+        More,
+        Done,
+    }
+
+    /// Turns the datagrams of one dump into entries.
+    #[derive(Debug)]
+    pub struct Decoder {
+        seq: u32,
+        pub entries: Vec<MasqEntry>,
+    }
+
+    impl Decoder {
+        pub fn new(seq: u32) -> Self {
+            Self {
+                seq,
+                entries: Vec::new(),
+            }
+        }
+
+        /// Decodes one datagram (one or more netlink messages).
+        pub fn feed(&mut self, mut data: &[u8]) -> Result<Progress, Error> {
+            while !data.is_empty() {
+                let msg = NetlinkBuffer::new_checked(data)
+                    .map_err(|e| Error::Malformed(e.to_string()))?;
+                let len = msg.length() as usize;
+                if msg.sequence_number() == self.seq {
+                    let kind = msg.message_type();
+                    match kind {
+                        NLMSG_DONE => {
+                            // A dump's NLMSG_DONE carries the dump's return code.
+                            return match read_errno(msg.payload()) {
+                                Some(e) if e < 0 => Err(errno_error(e)),
+                                _ => Ok(Progress::Done),
+                            };
+                        }
+                        NLMSG_ERROR => match read_errno(msg.payload()) {
+                            Some(0) => {} // an acknowledgement
+                            Some(e) => return Err(errno_error(e)),
+                            None => return Err(Error::Malformed("short NLMSG_ERROR".into())),
+                        },
+                        NLMSG_OVERRUN => return Err(Error::Malformed("NLMSG_OVERRUN".into())),
+                        _ if kind >> 8 == SUBSYS_CTNETLINK
+                            && matches!(kind & 0xff, MSG_CT_NEW | MSG_CT_GET) =>
+                        {
+                            if let Some(entry) = parse_entry(msg.payload())? {
+                                self.entries.push(entry);
+                            }
+                        }
+                        _ => {} // NLMSG_NOOP, or a type we do not know: skip it.
+                    }
+                }
+                // Messages are 4-byte aligned; the last one of a datagram may lack its padding.
+                let next = len.next_multiple_of(4).min(data.len());
+                data = &data[next..];
+            }
+            Ok(Progress::More)
+        }
+    }
+
+    fn errno_error(negative_errno: i32) -> Error {
+        Error::from_io(io::Error::from_raw_os_error(
+            negative_errno.saturating_neg(),
+        ))
+    }
+
+    /// The `int error` that starts NLMSG_ERROR and a dump's NLMSG_DONE.
+    fn read_errno(payload: &[u8]) -> Option<i32> {
+        let bytes: [u8; 4] = payload.get(..4)?.try_into().ok()?;
+        Some(i32::from_ne_bytes(bytes))
+    }
+
+    /// One direction of a connection (`struct nf_conntrack_tuple`), as ctnetlink dumps it.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Tuple {
+        /// `None` for IPv6 (or missing addresses).
+        pub src: Option<Ipv4Addr>,
+        pub dst: Option<Ipv4Addr>,
+        pub proto: u8,
+        pub src_port: u16,
+        pub dst_port: u16,
+        pub icmp_id: u16,
+        pub icmp_type: u8,
+        pub icmp_code: u8,
+        pub v6: bool,
+    }
+
+    impl Tuple {
+        /// The kernel's `src.u.all` and `dst.u.all` (host order): the ports, or for ICMP the
+        /// id and `type << 8 | code` (`dst.u.icmp` is `{ u8 type, code }`).
+        pub fn ports(&self) -> (u16, u16) {
+            if self.proto == libc::IPPROTO_ICMP as u8 {
+                (
+                    self.icmp_id,
+                    u16::from_be_bytes([self.icmp_type, self.icmp_code]),
+                )
+            } else {
+                (self.src_port, self.dst_port)
+            }
+        }
+
+        /// The id or port that packets towards the original source carry: for the reply
+        /// tuple of a masqueraded entry, the masquerading port.
+        pub fn masq_port(&self) -> u16 {
+            if self.proto == libc::IPPROTO_ICMP as u8 {
+                self.icmp_id
+            } else {
+                self.dst_port
+            }
+        }
+    }
+
+    /// The parts of one conntrack message we use.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Conn {
+        pub orig: Option<Tuple>,
+        pub reply: Option<Tuple>,
+        pub status: Option<u32>,
+        /// Seconds.
+        pub timeout: Option<u32>,
+        /// `(correction_pos, offset_before, offset_after)` of the original direction.
+        pub seq_adj: Option<(u32, i32, i32)>,
+    }
+
+    /// One `IPCTNL_MSG_CT_*` payload (nfgenmsg + attributes) → an entry, or `None` when it is
+    /// not an IPv4 NAT entry.
+    pub fn parse_entry(payload: &[u8]) -> Result<Option<MasqEntry>, Error> {
+        let conn = parse_conn(payload)?;
+        Ok(entry_of(&conn))
+    }
+
+    /// The attributes of one conntrack message.
+    pub fn parse_conn(payload: &[u8]) -> Result<Conn, Error> {
+        let attrs = payload.get(NFGENMSG_LEN..).ok_or_else(|| {
+            Error::Malformed(format!("conntrack message of {} bytes", payload.len()))
+        })?;
+        let mut conn = Conn::default();
+        for nla in NlasIterator::new(attrs) {
+            let nla = nla.map_err(|e| Error::Malformed(e.to_string()))?;
+            let value = nla.value();
+            match nla.kind() & NLA_TYPE_MASK {
+                CTA_TUPLE_ORIG => conn.orig = Some(parse_tuple(value)?),
+                CTA_TUPLE_REPLY => conn.reply = Some(parse_tuple(value)?),
+                CTA_STATUS => conn.status = Some(be32(value, "CTA_STATUS")?),
+                CTA_TIMEOUT => conn.timeout = Some(be32(value, "CTA_TIMEOUT")?),
+                CTA_SEQ_ADJ_ORIG => conn.seq_adj = Some(parse_seq_adj(value)?),
+                _ => {}
+            }
+        }
+        Ok(conn)
+    }
+
+    /// The masquerade entry of a NATed IPv4 connection.
+    pub fn entry_of(conn: &Conn) -> Option<MasqEntry> {
+        if conn.status? & IPS_NAT_MASK == 0 {
+            return None;
+        }
+        let (orig, reply) = (conn.orig?, conn.reply?);
+        if orig.v6 {
+            return None;
+        }
+        let (sport, dport) = orig.ports();
+        let (initseq, before, after) = conn.seq_adj.unwrap_or_default();
+        Some(MasqEntry {
+            proto: proto_name(orig.proto),
+            expires: u64::from(conn.timeout.unwrap_or(0)) * 100,
+            src: orig.src?,
+            dst: orig.dst?,
+            sport,
+            dport,
+            mport: reply.masq_port(),
+            initseq: u64::from(initseq),
+            // net-tools keeps the deltas in C shorts: the kernel's s32 offsets are cut alike.
+            delta: after as i16,
+            pdelta: Some(before as i16),
+        })
+    }
+
+    /// net-tools' protocol names (`read_masqinfo()`); `ip` for every other protocol.
+    pub fn proto_name(proto: u8) -> &'static str {
+        match i32::from(proto) {
+            libc::IPPROTO_TCP => "tcp",
+            libc::IPPROTO_UDP => "udp",
+            libc::IPPROTO_ICMP => "icmp",
+            libc::IPPROTO_GRE => "gre",
+            libc::IPPROTO_ESP => "esp",
+            _ => "ip",
+        }
+    }
+
+    fn parse_tuple(data: &[u8]) -> Result<Tuple, Error> {
+        let mut t = Tuple::default();
+        for nla in NlasIterator::new(data) {
+            let nla = nla.map_err(|e| Error::Malformed(format!("tuple: {e}")))?;
+            match nla.kind() & NLA_TYPE_MASK {
+                CTA_TUPLE_IP => parse_tuple_ip(nla.value(), &mut t)?,
+                CTA_TUPLE_PROTO => parse_tuple_proto(nla.value(), &mut t)?,
+                _ => {} // CTA_TUPLE_ZONE
+            }
+        }
+        Ok(t)
+    }
+
+    fn parse_tuple_ip(data: &[u8], t: &mut Tuple) -> Result<(), Error> {
+        for nla in NlasIterator::new(data) {
+            let nla = nla.map_err(|e| Error::Malformed(format!("CTA_TUPLE_IP: {e}")))?;
+            match nla.kind() & NLA_TYPE_MASK {
+                CTA_IP_V4_SRC => t.src = Some(v4(nla.value(), "CTA_IP_V4_SRC")?),
+                CTA_IP_V4_DST => t.dst = Some(v4(nla.value(), "CTA_IP_V4_DST")?),
+                CTA_IP_V6_SRC | CTA_IP_V6_DST => t.v6 = true,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_tuple_proto(data: &[u8], t: &mut Tuple) -> Result<(), Error> {
+        for nla in NlasIterator::new(data) {
+            let nla = nla.map_err(|e| Error::Malformed(format!("CTA_TUPLE_PROTO: {e}")))?;
+            let v = nla.value();
+            match nla.kind() & NLA_TYPE_MASK {
+                CTA_PROTO_NUM => t.proto = u8_of(v, "CTA_PROTO_NUM")?,
+                CTA_PROTO_SRC_PORT => t.src_port = be16(v, "CTA_PROTO_SRC_PORT")?,
+                CTA_PROTO_DST_PORT => t.dst_port = be16(v, "CTA_PROTO_DST_PORT")?,
+                CTA_PROTO_ICMP_ID => t.icmp_id = be16(v, "CTA_PROTO_ICMP_ID")?,
+                CTA_PROTO_ICMP_TYPE => t.icmp_type = u8_of(v, "CTA_PROTO_ICMP_TYPE")?,
+                CTA_PROTO_ICMP_CODE => t.icmp_code = u8_of(v, "CTA_PROTO_ICMP_CODE")?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_seq_adj(data: &[u8]) -> Result<(u32, i32, i32), Error> {
+        let (mut pos, mut before, mut after) = (0, 0, 0);
+        for nla in NlasIterator::new(data) {
+            let nla = nla.map_err(|e| Error::Malformed(format!("CTA_SEQ_ADJ_ORIG: {e}")))?;
+            let v = nla.value();
+            match nla.kind() & NLA_TYPE_MASK {
+                CTA_SEQADJ_CORRECTION_POS => pos = be32(v, "CTA_SEQADJ_CORRECTION_POS")?,
+                // The kernel's offsets are s32 sent as be32.
+                CTA_SEQADJ_OFFSET_BEFORE => {
+                    before = be32(v, "CTA_SEQADJ_OFFSET_BEFORE")? as i32;
+                }
+                CTA_SEQADJ_OFFSET_AFTER => after = be32(v, "CTA_SEQADJ_OFFSET_AFTER")? as i32,
+                _ => {}
+            }
+        }
+        Ok((pos, before, after))
+    }
+
+    fn short(what: &str, len: usize) -> Error {
+        Error::Malformed(format!("{what} of {len} bytes"))
+    }
+
+    fn be32(v: &[u8], what: &str) -> Result<u32, Error> {
+        let b: [u8; 4] = v
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| short(what, v.len()))?;
+        Ok(u32::from_be_bytes(b))
+    }
+
+    fn be16(v: &[u8], what: &str) -> Result<u16, Error> {
+        match v {
+            [a, b, ..] => Ok(u16::from_be_bytes([*a, *b])),
+            _ => Err(short(what, v.len())),
+        }
+    }
+
+    fn u8_of(v: &[u8], what: &str) -> Result<u8, Error> {
+        v.first().copied().ok_or_else(|| short(what, v.len()))
+    }
+
+    fn v4(v: &[u8], what: &str) -> Result<Ipv4Addr, Error> {
+        match v {
+            [a, b, c, d, ..] => Ok(Ipv4Addr::new(*a, *b, *c, *d)),
+            _ => Err(short(what, v.len())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source 2: /proc/net/ip_masquerade (Linux 2.2/2.4), read only under PROC_ROOT
+
+/// Why the file gave no table; each maps to net-tools' message and exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum MasqFileError {
+    /// ENOENT: `ESYSNOT`, return 1.
+    #[error("no ip_masquerade file")]
+    Missing,
+    /// Any other open error: `perror(path)`, return -1.
+    #[error("{path}: {source}")]
+    Open { path: String, source: io::Error },
+    /// The header line could not be read (empty file, or a directory).
+    #[error("fgets() failed")]
+    NoHeader,
+    /// A record did not scan (`fscanf()` converted fewer fields than expected).
+    #[error("ip_masquerade format error")]
+    Format,
+    /// A record's protocol is none of net-tools' names.
+    #[error("ip_masquerade unknown type")]
+    UnknownType,
+}
+
+impl MasqFileError {
+    /// The bytes net-tools writes to stderr.
+    pub fn message(&self) -> String {
+        match self {
+            MasqFileError::Missing => NO_SUPPORT.to_string(),
+            MasqFileError::Open { path, source } => format!("{path}: {}\n", strerror(source)),
+            MasqFileError::NoHeader => "masq_info: Internal Error `fgets() failed'.\n".into(),
+            MasqFileError::Format => {
+                "masq_info.c: Internal Error `ip_masquerade format error'.\n".into()
+            }
+            MasqFileError::UnknownType => {
+                "masq_info.c: Internal Error `ip_masquerade unknown type'.\n".into()
+            }
+        }
+    }
+
+    /// `ip_masq_info()`'s return value as the process exit code.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            MasqFileError::Missing => 1,
+            _ => 255,
+        }
+    }
+}
+
+/// perror()'s text: the OS message without Rust's ` (os error N)` suffix.
+fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// `ip_masq_info()`'s reading of the file at `path`.
+pub fn read_masq_file(path: &Path) -> Result<Vec<MasqEntry>, MasqFileError> {
+    match fs::read(path) {
+        Ok(bytes) => parse_masq_file(&bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(MasqFileError::Missing),
+        // fopen() of a directory succeeds; the first fgets() then fails.
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => Err(MasqFileError::NoHeader),
+        Err(source) => Err(MasqFileError::Open {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+/// The file's text → entries, as `ip_masq_info()`/`read_masqinfo()` scan it: a header line
+/// read with `fgets(buf, 256)` (it has a previous-delta column if it says `PDelta`), then
+/// records scanned with `fscanf(" %s %x:%hX %x:%hX %hX %lX %hd [%hd] %lu")` until EOF, all of
+/// them or none (one bad record fails the whole table).
+pub fn parse_masq_file(text: &[u8]) -> Result<Vec<MasqEntry>, MasqFileError> {
+    if text.is_empty() {
+        return Err(MasqFileError::NoHeader);
+    }
+    // fgets() stops after the newline or at 255 bytes; strstr() stops at a NUL.
+    let header_len = text
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| i + 1)
+        .min(255);
+    let header = &text[..header_len];
+    let header = header.split(|&b| b == 0).next().unwrap_or_default();
+    let has_pdelta = header.windows(6).any(|w| w == b"PDelta");
+
+    let mut scan = Scan::new(&text[header_len..]);
+    let mut entries = Vec::new();
+    while let Some(entry) = scan_record(&mut scan, has_pdelta)? {
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// One `fscanf()` call of `read_masqinfo()`: `Ok(None)` at EOF (fscanf returned -1).
+fn scan_record(s: &mut Scan, has_pdelta: bool) -> Result<Option<MasqEntry>, MasqFileError> {
+    let Some(proto) = s.string() else {
+        return Ok(None);
+    };
+    // The conversions in order; the first one that fails leaves n short of 9 (or 10).
+    let mut fields = || -> Option<MasqEntry> {
+        let src = s.hex()? as u32;
+        s.literal(b':')?;
+        let sport = s.hex()? as u16;
+        let dst = s.hex()? as u32;
+        s.literal(b':')?;
+        let dport = s.hex()? as u16;
+        let mport = s.hex()? as u16;
+        let initseq = s.hex()?;
+        let delta = s.dec()? as i16;
+        let pdelta = if has_pdelta {
+            Some(s.dec()? as i16)
+        } else {
+            None
+        };
+        let expires = s.dec()? as u64;
+        Some(MasqEntry {
+            proto: "",
+            expires,
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            sport,
+            dport,
+            mport,
+            initseq,
+            delta,
+            pdelta,
+        })
+    };
+    let mut entry = fields().ok_or(MasqFileError::Format)?;
+    // strcmp() sees the token up to a NUL.
+    let name = proto.split(|&b| b == 0).next().unwrap_or_default();
+    entry.proto = match name {
+        b"IP" => "ip",
+        b"TCP" => "tcp",
+        b"UDP" => "udp",
+        b"ICMP" => "icmp",
+        b"GRE" => "gre",
+        b"ESP" => "esp",
+        _ => return Err(MasqFileError::UnknownType),
+    };
+    Ok(Some(entry))
+}
+
+/// A cursor with glibc scanf's conversions in the C locale.
+struct Scan<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Self { s, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    /// White space in the format, and before every conversion but `%c`/`%[`.
+    fn skip_space(&mut self) {
+        while self
+            .peek()
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        {
+            self.pos += 1;
+        }
+    }
+
+    /// `%s`: `None` at EOF.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.skip_space();
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.s[start..self.pos])
+    }
+
+    /// An ordinary character of the format: matched as is, no white space skipped.
+    fn literal(&mut self, c: u8) -> Option<()> {
+        (self.peek() == Some(c)).then(|| self.pos += 1)
+    }
+
+    /// A sign, then digits of `radix` (base 16 also takes a `0x` prefix), as strtoul/strtol
+    /// read them: the value wraps for a minus sign and saturates on overflow.
+    fn number(&mut self, radix: u32) -> Option<(bool, u64)> {
+        self.skip_space();
+        let negative = match self.peek() {
+            Some(b'-') => {
+                self.pos += 1;
+                true
+            }
+            Some(b'+') => {
+                self.pos += 1;
+                false
+            }
+            _ => false,
+        };
+        if radix == 16
+            && self.peek() == Some(b'0')
+            && matches!(self.s.get(self.pos + 1), Some(b'x' | b'X'))
+            && self.s.get(self.pos + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            self.pos += 2;
+        }
+        let mut value: u64 = 0;
+        let mut overflow = false;
+        let start = self.pos;
+        while let Some(d) = self.peek().and_then(|c| char::from(c).to_digit(radix)) {
+            match value
+                .checked_mul(u64::from(radix))
+                .and_then(|v| v.checked_add(u64::from(d)))
+            {
+                Some(v) => value = v,
+                None => overflow = true,
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return None;
+        }
+        Some((negative, if overflow { u64::MAX } else { value }))
+    }
+
+    /// `%x`, `%hX`, `%lX`: the unsigned long, to be cut to the field's width by the caller.
+    fn hex(&mut self) -> Option<u64> {
+        let (negative, v) = self.number(16)?;
+        Some(if negative { v.wrapping_neg() } else { v })
+    }
+
+    /// `%hd` (cut by the caller) and `%lu` (read as unsigned long: negative numbers wrap).
+    fn dec(&mut self) -> Option<i64> {
+        let (negative, v) = self.number(10)?;
+        Some(if negative {
+            (v as i64).wrapping_neg()
+        } else {
+            v as i64
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conntrack::{Decoder, Error, Progress};
+    use super::*;
+
+    /// Names that resolve nothing unless told.
+    #[derive(Default)]
+    struct FakeNames {
+        hosts: Vec<(Ipv4Addr, &'static str)>,
+        tcp: Vec<(u16, &'static str)>,
+        udp: Vec<(u16, &'static str)>,
+    }
+
+    impl MasqNames for FakeNames {
+        fn host(&mut self, addr: Ipv4Addr) -> String {
+            self.hosts
+                .iter()
+                .find(|(a, _)| *a == addr)
+                .map_or_else(|| addr.to_string(), |(_, n)| n.to_string())
+        }
+        fn service(&self, port: u16, proto: &str) -> Option<&str> {
+            let list = match proto {
+                "tcp" => &self.tcp,
+                "udp" => &self.udp,
+                _ => return None,
+            };
+            list.iter().find(|(p, _)| *p == port).map(|(_, n)| *n)
+        }
+    }
+
+    fn entry(proto: &'static str, expires: u64) -> MasqEntry {
+        MasqEntry {
+            proto,
+            expires,
+            src: Ipv4Addr::new(192, 168, 1, 2),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            sport: 40000,
+            dport: 8080,
+            mport: 61000,
+            initseq: 0,
+            delta: 0,
+            pdelta: Some(0),
+        }
+    }
+
+    const NUMERIC: Layout = Layout {
+        numeric_hosts: true,
+        numeric_ports: true,
+        extend: false,
+    };
+
+    fn rendered(entries: &[MasqEntry], layout: Layout, names: &mut FakeNames) -> String {
+        let mut out = Vec::new();
+        render(entries, &layout, names, &mut out).expect("write to a Vec");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    // ---- renderer
+
+    #[test]
+    fn no_entries_print_nothing_at_all() {
+        assert_eq!(rendered(&[], NUMERIC, &mut FakeNames::default()), "");
+        let ext = Layout {
+            extend: true,
+            ..NUMERIC
+        };
+        assert_eq!(rendered(&[], ext, &mut FakeNames::default()), "");
+    }
+
+    #[test]
+    fn numeric_rows_follow_print_masq() {
+        // 431999 s: the default established TCP timeout less a second.
+        let rows = [entry("tcp", 431_999 * 100), entry("udp", 2_900)];
+        assert_eq!(
+            rendered(&rows, NUMERIC, &mut FakeNames::default()),
+            "IP masquerading entries\n\
+             prot   expire source               destination          ports\n\
+             tcp 7199:59.00 192.168.1.2          10.0.0.2             40000 -> 8080 (61000)\n\
+             udp   0:29.00 192.168.1.2          10.0.0.2             40000 -> 8080 (61000)\n"
+        );
+    }
+
+    #[test]
+    fn expiry_splits_hundredths_seconds_and_minutes() {
+        let mut out = Vec::new();
+        write_row(
+            &mut out,
+            &entry("icmp", 6_000 * 12 + 100 * 7 + 5),
+            &NUMERIC,
+            &mut FakeNames::default(),
+        );
+        assert!(out.starts_with(b"icmp 12:07.05 "), "{out:?}");
+        out.clear();
+        write_row(
+            &mut out,
+            &entry("ip", 0),
+            &NUMERIC,
+            &mut FakeNames::default(),
+        );
+        assert!(out.starts_with(b"ip    0:00.00 "), "{out:?}");
+        // %ld of an unsigned long past LONG_MAX is negative.
+        out.clear();
+        write_row(
+            &mut out,
+            &entry("tcp", u64::MAX),
+            &NUMERIC,
+            &mut FakeNames::default(),
+        );
+        let minutes = (u64::MAX / 6000) as i64;
+        let expect = format!("tcp {minutes:>3}:{:02}.{:02} ", (u64::MAX / 100) % 60, 15);
+        assert!(out.starts_with(expect.as_bytes()), "{out:?}");
+    }
+
+    #[test]
+    fn extended_columns_with_and_without_previous_delta() {
+        let layout = Layout {
+            extend: true,
+            ..NUMERIC
+        };
+        let mut a = entry("tcp", 100);
+        a.initseq = 4_000_000_000;
+        a.delta = -12;
+        a.pdelta = Some(7);
+        let mut b = entry("tcp", 100);
+        b.pdelta = None;
+        assert_eq!(
+            rendered(&[a, b], layout, &mut FakeNames::default()),
+            "IP masquerading entries\n\
+             prot   expire    initseq delta prevd source               destination          ports\n\
+             tcp   0:01.00 4000000000   -12     7 192.168.1.2          10.0.0.2             40000 -> 8080 (61000)\n\
+             tcp   0:01.00          0     0     - 192.168.1.2          10.0.0.2             40000 -> 8080 (61000)\n"
+        );
+    }
+
+    #[test]
+    fn names_services_and_the_zero_port() {
+        let mut names = FakeNames {
+            hosts: vec![(
+                Ipv4Addr::new(192, 168, 1, 2),
+                "a-host-name-longer-than-twenty.example",
+            )],
+            tcp: vec![(8080, "http-alt"), (40000, "not-for-udp")],
+            udp: vec![(53, "domain")],
+        };
+        let layout = Layout {
+            numeric_hosts: false,
+            numeric_ports: false,
+            extend: false,
+        };
+        let mut udp = entry("udp", 100);
+        udp.sport = 0;
+        udp.dport = 53;
+        udp.mport = 40000;
+        let mut icmp = entry("icmp", 100);
+        icmp.dport = 2048;
+        icmp.mport = 0;
+        let text = rendered(&[entry("tcp", 100), udp, icmp], layout, &mut names);
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            rows,
+            [
+                "tcp   0:01.00 a-host-name-longer-than-twenty.example 10.0.0.2             not-for-udp -> http-alt (61000)",
+                "udp   0:01.00 a-host-name-longer-than-twenty.example 10.0.0.2             * -> domain (40000)",
+                "icmp  0:01.00 a-host-name-longer-than-twenty.example 10.0.0.2             40000 -> 2048 (*)",
+            ]
+        );
+        // --numeric-ports keeps the host names; port 0 is still `*`.
+        let layout = Layout {
+            numeric_ports: true,
+            ..layout
+        };
+        let mut udp = entry("udp", 100);
+        udp.sport = 0;
+        let text = rendered(&[udp], layout, &mut names);
+        assert!(
+            text.ends_with(
+                "a-host-name-longer-than-twenty.example 10.0.0.2             * -> 8080 (61000)\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn padding_counts_bytes_like_printf() {
+        let mut line = Vec::new();
+        pad(&mut line, "é".as_bytes(), 4);
+        assert_eq!(line, b"\xc3\xa9  ");
+        line.clear();
+        pad(&mut line, b"toolong", 4);
+        assert_eq!(line, b"toolong");
+    }
+
+    // ---- conntrack messages
+
+    const SEQ: u32 = 0x6d61_7371;
+
+    fn nla(kind: u16, value: &[u8]) -> Vec<u8> {
+        let len = 4 + value.len();
+        let mut b = Vec::new();
+        b.extend((len as u16).to_ne_bytes());
+        b.extend(kind.to_ne_bytes());
+        b.extend(value);
+        b.resize(len.next_multiple_of(4), 0);
+        b
+    }
+
+    fn nested(kind: u16, parts: &[Vec<u8>]) -> Vec<u8> {
+        // The kernel sets NLA_F_NESTED on nests; the parser must ignore the flag.
+        nla(kind | 0x8000, &parts.concat())
+    }
+
+    fn nlmsg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = 16 + payload.len();
+        let mut b = Vec::new();
+        b.extend((len as u32).to_ne_bytes());
+        b.extend(kind.to_ne_bytes());
+        b.extend(2u16.to_ne_bytes()); // NLM_F_MULTI
+        b.extend(seq.to_ne_bytes());
+        b.extend(4321u32.to_ne_bytes());
+        b.extend(payload);
+        b.resize(len.next_multiple_of(4), 0);
+        b
+    }
+
+    fn done(errno: i32) -> Vec<u8> {
+        nlmsg(3, SEQ, &errno.to_ne_bytes())
+    }
+
+    fn error(errno: i32) -> Vec<u8> {
+        // struct nlmsgerr: error, then the offending request's header.
+        let mut p = errno.to_ne_bytes().to_vec();
+        p.extend([0u8; 16]);
+        nlmsg(2, SEQ, &p)
+    }
+
+    /// ICMP (id, type, code).
+    type Icmp = (u16, u8, u8);
+
+    #[derive(Clone)]
+    struct Ct {
+        proto: u8,
+        orig: ([u8; 4], [u8; 4], u16, u16),
+        reply: ([u8; 4], [u8; 4], u16, u16),
+        /// (id, type, code) of orig and reply for ICMP.
+        icmp: Option<(Icmp, Icmp)>,
+        status: Option<u32>,
+        timeout: Option<u32>,
+        seq_adj: Option<(u32, i32, i32)>,
+        family: u8,
+    }
+
+    const SNAT: u32 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x80 | 0x100;
+
+    impl Ct {
+        fn tcp_snat() -> Self {
+            Ct {
+                proto: 6,
+                orig: ([192, 168, 77, 2], [10, 77, 0, 2], 51684, 8080),
+                reply: ([10, 77, 0, 2], [10, 77, 0, 1], 8080, 61001),
+                icmp: None,
+                status: Some(SNAT),
+                timeout: Some(431_999),
+                seq_adj: None,
+                family: libc::AF_INET as u8,
+            }
+        }
+
+        /// The inside of CTA_TUPLE_ORIG/REPLY: CTA_TUPLE_IP, CTA_TUPLE_PROTO, CTA_TUPLE_ZONE.
+        fn tuple(&self, reply: bool) -> Vec<u8> {
+            let (s, d, sp, dp) = if reply { self.reply } else { self.orig };
+            let ip = nested(1, &[nla(1, &s), nla(2, &d)]);
+            let mut proto = vec![nla(1, &[self.proto])];
+            match self.icmp {
+                Some((o, r)) => {
+                    let (id, ty, code) = if reply { r } else { o };
+                    proto.push(nla(4, &id.to_be_bytes()));
+                    proto.push(nla(5, &[ty]));
+                    proto.push(nla(6, &[code]));
+                }
+                None => {
+                    proto.push(nla(2, &sp.to_be_bytes()));
+                    proto.push(nla(3, &dp.to_be_bytes()));
+                }
+            }
+            // CTA_TUPLE_ZONE, which the parser skips.
+            [ip, nested(2, &proto), nla(3, &0u16.to_be_bytes())].concat()
+        }
+
+        fn payload(&self) -> Vec<u8> {
+            let mut p = vec![self.family, 0, 0, 0];
+            p.extend(nested(1, &[self.tuple(false)]));
+            p.extend(nested(2, &[self.tuple(true)]));
+            if let Some(s) = self.status {
+                p.extend(nla(3, &s.to_be_bytes()));
+            }
+            // CTA_PROTOINFO { CTA_PROTOINFO_TCP { CTA_PROTOINFO_TCP_STATE } }
+            p.extend(nested(4, &[nested(1, &[nla(1, &[3])])]));
+            if let Some(t) = self.timeout {
+                p.extend(nla(7, &t.to_be_bytes()));
+            }
+            p.extend(nla(8, &0u32.to_be_bytes())); // CTA_MARK
+            if let Some((pos, before, after)) = self.seq_adj {
+                p.extend(nested(
+                    15,
+                    &[
+                        nla(1, &pos.to_be_bytes()),
+                        nla(2, &before.to_be_bytes()),
+                        nla(3, &after.to_be_bytes()),
+                    ],
+                ));
+            }
+            p.extend(nla(11, &1u32.to_be_bytes())); // CTA_USE
+            p.extend(nla(12, &0xdead_beef_u32.to_be_bytes())); // CTA_ID
+            p
+        }
+
+        fn msg(&self) -> Vec<u8> {
+            nlmsg(0x0101, SEQ, &self.payload())
+        }
+    }
+
+    fn decode(datagrams: &[Vec<u8>]) -> Result<Vec<MasqEntry>, Error> {
+        let mut d = Decoder::new(SEQ);
+        for dg in datagrams {
+            if d.feed(dg)? == Progress::Done {
+                return Ok(d.entries);
+            }
+        }
+        panic!("no NLMSG_DONE");
+    }
+
+    #[test]
+    fn request_is_a_ctnetlink_ipv4_dump() {
+        let req = conntrack::encode_request(7);
+        assert_eq!(req.len(), 20);
+        assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 20);
+        // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_GET
+        assert_eq!(u16::from_ne_bytes([req[4], req[5]]), 0x0101);
+        // NLM_F_REQUEST | NLM_F_DUMP
+        assert_eq!(u16::from_ne_bytes([req[6], req[7]]), 0x0301);
+        assert_eq!(u32::from_ne_bytes(req[8..12].try_into().unwrap()), 7);
+        // nfgenmsg: AF_INET, NFNETLINK_V0, res_id 0
+        assert_eq!(&req[16..20], &[2, 0, 0, 0]);
+    }
+
+    #[test]
+    fn snat_tcp_entry() {
+        let got = decode(&[[Ct::tcp_snat().msg(), done(0)].concat()]).unwrap();
+        assert_eq!(
+            got,
+            [MasqEntry {
+                proto: "tcp",
+                expires: 43_199_900,
+                src: Ipv4Addr::new(192, 168, 77, 2),
+                dst: Ipv4Addr::new(10, 77, 0, 2),
+                sport: 51684,
+                dport: 8080,
+                mport: 61001,
+                initseq: 0,
+                delta: 0,
+                pdelta: Some(0),
+            }]
+        );
+    }
+
+    #[test]
+    fn entries_without_nat_and_non_ipv4_are_left_out() {
+        let mut plain = Ct::tcp_snat();
+        plain.status = Some(0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x100); // NAT_DONE bits only
+        let mut dnat = Ct::tcp_snat();
+        dnat.status = Some(0x8 | 0x20);
+        let mut no_status = Ct::tcp_snat();
+        no_status.status = None;
+        // An IPv6 entry (CTA_IP_V6_*) in the dump: not net-tools' family.
+        let v6_tuple = [
+            nested(1, &[nla(3, &[0xfd; 16]), nla(4, &[0xfe; 16])]),
+            nested(2, &[nla(1, &[6])]),
+        ]
+        .concat();
+        let mut v6 = vec![libc::AF_INET6 as u8, 0, 0, 0];
+        v6.extend(nested(1, std::slice::from_ref(&v6_tuple)));
+        v6.extend(nested(2, &[v6_tuple]));
+        v6.extend(nla(3, &SNAT.to_be_bytes()));
+        let got = decode(&[[
+            plain.msg(),
+            dnat.msg(),
+            no_status.msg(),
+            nlmsg(0x0101, SEQ, &v6),
+            done(0),
+        ]
+        .concat()])
+        .unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].mport, 61001);
+    }
+
+    #[test]
+    fn icmp_ports_are_id_and_type_code() {
+        let mut ct = Ct::tcp_snat();
+        ct.proto = 1;
+        ct.icmp = Some(((0x1234, 8, 0), (61500, 0, 0)));
+        ct.timeout = Some(29);
+        let got = decode(&[[ct.msg(), done(0)].concat()]).unwrap();
+        assert_eq!(
+            (got[0].proto, got[0].sport, got[0].dport, got[0].mport),
+            ("icmp", 0x1234, 2048, 61500)
+        );
+        assert_eq!(got[0].expires, 2900);
+    }
+
+    #[test]
+    fn seq_adjust_fills_the_extended_columns() {
+        let mut ct = Ct::tcp_snat();
+        ct.seq_adj = Some((3_000_000_000, -5, 70_000));
+        let got = decode(&[[ct.msg(), done(0)].concat()]).unwrap();
+        // offset_after is the delta, offset_before the previous one; both cut to a short.
+        assert_eq!(
+            (got[0].initseq, got[0].delta, got[0].pdelta),
+            (3_000_000_000, 70_000_i32 as i16, Some(-5))
+        );
+    }
+
+    #[test]
+    fn other_protocols_and_missing_timeout() {
+        for (num, name) in [
+            (17, "udp"),
+            (47, "gre"),
+            (50, "esp"),
+            (132, "ip"),
+            (136, "ip"),
+        ] {
+            let mut ct = Ct::tcp_snat();
+            ct.proto = num;
+            ct.timeout = None;
+            let got = decode(&[[ct.msg(), done(0)].concat()]).unwrap();
+            assert_eq!((got[0].proto, got[0].expires), (name, 0));
+        }
+    }
+
+    #[test]
+    fn the_crate_encoder_agrees_with_the_parser() {
+        // An independent encoder: netlink-packet-netfilter's own attribute types.
+        use netlink_packet_core::{NLM_F_MULTIPART, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+        use netlink_packet_netfilter::{
+            NetfilterHeader, NetfilterMessage, NetfilterProtoFamily,
+            conntrack::{
+                ConntrackAttribute, ConntrackMessage, IPTuple, ProtoTuple, Protocol, Status, Tuple,
+            },
+        };
+        use std::net::IpAddr;
+        let tuple = |s: [u8; 4], d: [u8; 4], sp, dp| {
+            vec![
+                Tuple::Ip(vec![
+                    IPTuple::SourceAddress(IpAddr::from(s)),
+                    IPTuple::DestinationAddress(IpAddr::from(d)),
+                ]),
+                Tuple::Proto(vec![
+                    ProtoTuple::Protocol(Protocol::Udp),
+                    ProtoTuple::SourcePort(sp),
+                    ProtoTuple::DestinationPort(dp),
+                ]),
+            ]
+        };
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_MULTIPART;
+        header.sequence_number = SEQ;
+        let mut packet = NetlinkMessage::new(
+            header,
+            NetlinkPayload::from(NetfilterMessage::new(
+                NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 0),
+                ConntrackMessage::Get(vec![
+                    ConntrackAttribute::CtaTupleOrig(tuple([10, 1, 0, 5], [8, 8, 4, 4], 5353, 53)),
+                    ConntrackAttribute::CtaTupleReply(tuple(
+                        [8, 8, 4, 4],
+                        [203, 0, 113, 9],
+                        53,
+                        1024,
+                    )),
+                    ConntrackAttribute::CtaStatus(Status::Confirmed | Status::SrcNat),
+                    ConntrackAttribute::CtaTimeout(120),
+                ]),
+            )),
+        );
+        packet.finalize();
+        let mut bytes = vec![0u8; packet.buffer_len()];
+        packet.serialize(&mut bytes);
+        let got = decode(&[bytes, done(0)]).unwrap();
+        assert_eq!(
+            got,
+            [MasqEntry {
+                proto: "udp",
+                expires: 12_000,
+                src: Ipv4Addr::new(10, 1, 0, 5),
+                dst: Ipv4Addr::new(8, 8, 4, 4),
+                sport: 5353,
+                dport: 53,
+                mport: 1024,
+                initseq: 0,
+                delta: 0,
+                pdelta: Some(0),
+            }]
+        );
+    }
+
+    #[test]
+    fn datagrams_messages_and_foreign_sequence_numbers() {
+        let a = Ct::tcp_snat();
+        let mut b = Ct::tcp_snat();
+        b.orig.2 = 1;
+        // Two datagrams; a message of another dump in between; the first datagram ends with
+        // a message without its padding (a 1-byte NLMSG_NOOP).
+        let other = nlmsg(0x0101, SEQ + 1, &Ct::tcp_snat().payload());
+        let mut noop = nlmsg(1, SEQ, &[7]);
+        noop.truncate(17);
+        let first = [a.msg(), other, noop].concat();
+        let got = decode(&[first, [b.msg(), done(0)].concat()]).unwrap();
+        assert_eq!(got.iter().map(|e| e.sport).collect::<Vec<_>>(), [51684, 1]);
+        // NLMSG_NOOP is skipped.
+        let got = decode(&[[nlmsg(1, SEQ, &[]), a.msg(), done(0)].concat()]).unwrap();
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn kernel_errors_are_classified() {
+        let e = decode(&[error(-libc::EPERM)]).unwrap_err();
+        assert!(matches!(e, Error::NotPermitted(_)), "{e:?}");
+        // nfnetlink without the ctnetlink subsystem answers EINVAL.
+        let e = decode(&[error(-libc::EINVAL)]).unwrap_err();
+        assert!(matches!(e, Error::Unavailable(_)), "{e:?}");
+        let e = decode(&[done(-libc::ENOBUFS)]).unwrap_err();
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
+        // An acknowledgement is not an error.
+        let got = decode(&[[error(0), done(0)].concat()]).unwrap();
+        assert!(got.is_empty());
+        let socket_error = io::Error::from_raw_os_error(libc::EPROTONOSUPPORT);
+        assert!(matches!(
+            Error::from_io(socket_error),
+            Error::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn malformed_replies_are_errors_not_panics() {
+        let good = Ct::tcp_snat().msg();
+        // Every truncation of a message, and a short nfgenmsg.
+        for cut in 1..good.len() {
+            let mut m = good[..cut].to_vec();
+            if cut >= 4 {
+                // Keep nlmsg_len consistent with what is there, so the inner parsers see it.
+                m[0..4].copy_from_slice(&(cut as u32).to_ne_bytes());
+            }
+            let _ = decode(&[m, done(0)]);
+        }
+        assert!(matches!(
+            decode(&[nlmsg(0x0101, SEQ, &[2, 0])]),
+            Err(Error::Malformed(_))
+        ));
+        // A 1-byte CTA_STATUS.
+        let mut p = vec![2, 0, 0, 0];
+        p.extend(nla(3, &[1]));
+        assert!(matches!(
+            decode(&[nlmsg(0x0101, SEQ, &p)]),
+            Err(Error::Malformed(_))
+        ));
+        // A 3-byte IPv4 address.
+        let mut p = vec![2, 0, 0, 0];
+        p.extend(nested(1, &[nested(1, &[nla(1, &[10, 0, 0])])]));
+        assert!(matches!(
+            decode(&[nlmsg(0x0101, SEQ, &p)]),
+            Err(Error::Malformed(_))
+        ));
+        // A short NLMSG_ERROR.
+        assert!(matches!(
+            decode(&[nlmsg(2, SEQ, &[0, 0])]),
+            Err(Error::Malformed(_))
+        ));
+    }
+
+    // ---- /proc/net/ip_masquerade
+
+    /// Linux 2.4's `masq_procinfo()` layout: every line padded to 127 characters.
+    fn line24(s: &str) -> String {
+        format!("{s:<127}\n")
+    }
+
+    #[test]
+    fn linux_24_file() {
+        let text = [
+            line24(
+                "Prc FromIP   FPrt ToIP     TPrt Masq Init-seq  Delta PDelta Expires (free=0,0,0)",
+            ),
+            line24("TCP C0A84D02:C9E4 0A4D0002:1F90 EE49 00000000      0      0 43199900"),
+            line24("ICMP C0A84D02:1234 0A4D0002:0800 0000 00000000      0      0    2900"),
+        ]
+        .concat();
+        let got = parse_masq_file(text.as_bytes()).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0],
+            MasqEntry {
+                proto: "tcp",
+                expires: 43_199_900,
+                src: Ipv4Addr::new(192, 168, 77, 2),
+                dst: Ipv4Addr::new(10, 77, 0, 2),
+                sport: 0xc9e4,
+                dport: 8080,
+                mport: 0xee49,
+                initseq: 0,
+                delta: 0,
+                pdelta: Some(0),
+            }
+        );
+        let text = rendered(&got, NUMERIC, &mut FakeNames::default());
+        assert_eq!(
+            text,
+            "IP masquerading entries\n\
+             prot   expire source               destination          ports\n\
+             tcp 7199:59.00 192.168.77.2         10.77.0.2            51684 -> 8080 (61001)\n\
+             icmp  0:29.00 192.168.77.2         10.77.0.2            4660 -> 2048 (*)\n"
+        );
+    }
+
+    #[test]
+    fn linux_22_file_without_pdelta() {
+        let text = "Prc FromIP   FPrt ToIP     TPrt Masq Init-seq  Delta Expires\n\
+                    UDP C0A80102:0035 C0A80001:0035 F001 0000ABCD -3 500\n";
+        let got = parse_masq_file(text.as_bytes()).unwrap();
+        assert_eq!(
+            (got[0].initseq, got[0].delta, got[0].pdelta, got[0].expires),
+            (0xabcd, -3, None, 500)
+        );
+    }
+
+    #[test]
+    fn header_only_or_blank_lines_is_an_empty_table() {
+        assert_eq!(parse_masq_file(b"Prc FromIP PDelta\n").unwrap(), []);
+        assert_eq!(parse_masq_file(b"header\n\n  \n\t").unwrap(), []);
+        assert_eq!(parse_masq_file(b"no newline at all").unwrap(), []);
+    }
+
+    #[test]
+    fn scanf_reads_tokens_not_lines() {
+        // fscanf() does not care where the newlines are, and %hX skips white space.
+        let text = b"h PDelta\nTCP\n0A000001: 0050\n0A000002:0051 0052 0 0 0 100\n";
+        let got = parse_masq_file(text).unwrap();
+        assert_eq!(
+            (got[0].sport, got[0].dport, got[0].mport),
+            (0x50, 0x51, 0x52)
+        );
+        // Overlong fields are cut to the C types: 0x12345 -> 0x2345; 70000 -> 4464.
+        let text = b"PDelta\nUDP 0x0A000001:12345 0A000002:-1 0 FFFFFFFFFFFFFFFFFF 70000 -1 1\n";
+        let got = parse_masq_file(text).unwrap();
+        assert_eq!(
+            (got[0].src, got[0].sport, got[0].dport, got[0].initseq),
+            (Ipv4Addr::new(10, 0, 0, 1), 0x2345, 0xffff, u64::MAX)
+        );
+        assert_eq!((got[0].delta, got[0].pdelta), (70000_i32 as i16, Some(-1)));
+    }
+
+    #[test]
+    fn file_errors_carry_net_tools_messages() {
+        assert!(matches!(parse_masq_file(b""), Err(MasqFileError::NoHeader)));
+        // A partial record at EOF and a missing ':' are format errors.
+        assert!(matches!(
+            parse_masq_file(b"PDelta\nTCP 0A000001:0050\n"),
+            Err(MasqFileError::Format)
+        ));
+        assert!(matches!(
+            parse_masq_file(b"PDelta\nTCP 0A000001 0050 0A000002:0051 0 0 0 0 0\n"),
+            Err(MasqFileError::Format)
+        ));
+        // Without PDelta in the header a record has 9 fields; a 10-field record is misread:
+        // its last number becomes the next record's protocol, which then runs into EOF.
+        assert!(matches!(
+            parse_masq_file(b"h\nTCP 0A000001:0050 0A000002:0051 0 0 0 5\n"),
+            Ok(ref v) if v.len() == 1 && v[0].expires == 5
+        ));
+        assert!(matches!(
+            parse_masq_file(b"h\nTCP 0A000001:0050 0A000002:0051 0 0 0 0 5\n"),
+            Err(MasqFileError::Format)
+        ));
+        // Lower case, or a protocol net-tools never knew.
+        assert!(matches!(
+            parse_masq_file(b"PDelta\ntcp 0A000001:0050 0A000002:0051 0 0 0 0 0\n"),
+            Err(MasqFileError::UnknownType)
+        ));
+        // One bad record fails the whole table, even after good ones.
+        assert!(matches!(
+            parse_masq_file(
+                b"PDelta\nTCP 0A000001:0050 0A000002:0051 0 0 0 0 0\nSCTP 1:1 2:2 0 0 0 0 0\n"
+            ),
+            Err(MasqFileError::UnknownType)
+        ));
+        assert_eq!(
+            MasqFileError::Format.message(),
+            "masq_info.c: Internal Error `ip_masquerade format error'.\n"
+        );
+        assert_eq!(MasqFileError::Missing.message(), NO_SUPPORT);
+        assert_eq!(MasqFileError::Missing.exit_code(), 1);
+        assert_eq!(MasqFileError::NoHeader.exit_code(), 255);
+    }
+
+    #[test]
+    fn reading_the_file_maps_errno_like_fopen() {
+        let dir = std::env::temp_dir().join(format!("masq-unit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("isdir")).unwrap();
+        assert!(matches!(
+            read_masq_file(&dir.join("missing")),
+            Err(MasqFileError::Missing)
+        ));
+        assert!(matches!(
+            read_masq_file(&dir.join("isdir")),
+            Err(MasqFileError::NoHeader)
+        ));
+        fs::write(dir.join("file"), b"x").unwrap();
+        let e = read_masq_file(&dir.join("file/ip_masquerade")).unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "{}: Not a directory\n",
+                dir.join("file/ip_masquerade").display()
+            )
+        );
+        assert_eq!(e.exit_code(), 255);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -206,19 +206,41 @@ fn cut(s: &str, max: usize) -> &str {
 ///   which returns that same `h_name`), cut to 127 bytes, or the dotted quad.
 /// * IPv6: the `getnameinfo()` name if it fits net-tools' 128-byte buffer, else `inet_ntop()`.
 ///   `::` and the v4-mapped prefix stripping (`fix_v4_address()`) are the caller's business.
+/// * `-r` decides host or network itself: [`Resolver::host_only_v4`] and [`Resolver::net_v4`].
 pub struct Resolver {
-    cache: HashMap<IpAddr, String>,
+    cache: HashMap<Query, String>,
     worker: Option<Worker>,
     per_lookup: Duration,
     budget_left: Duration,
     lookup: LookupFn,
+    /// `/etc/networks`, read once, when `nsswitch.conf` sends `networks` to files only;
+    /// `Some(None)` when it does not (then glibc answers on the worker).
+    networks: Option<Option<Networks>>,
 }
 
 /// The blocking lookup run on the worker thread (replaced in tests).
-type LookupFn = fn(IpAddr, &mut [u8]) -> Option<String>;
+type LookupFn = fn(Query, &mut [u8]) -> Option<String>;
+
+/// One lookup: net-tools' `INET_rresolve()` caches host and network answers apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Query {
+    /// `gethostbyaddr()` (IPv4) or `getnameinfo()` (IPv6).
+    Host(IpAddr),
+    /// `getnetbyaddr()`: the `/etc/networks` name.
+    Net(Ipv4Addr),
+}
+
+impl Query {
+    fn addr(self) -> IpAddr {
+        match self {
+            Query::Host(a) => a,
+            Query::Net(a) => IpAddr::V4(a),
+        }
+    }
+}
 
 struct Worker {
-    requests: mpsc::Sender<IpAddr>,
+    requests: mpsc::Sender<Query>,
     replies: mpsc::Receiver<Option<String>>,
 }
 
@@ -245,6 +267,7 @@ impl Resolver {
             per_lookup,
             budget_left: budget,
             lookup,
+            networks: None,
         }
     }
 
@@ -252,25 +275,56 @@ impl Resolver {
         if a.is_unspecified() {
             return "0.0.0.0".to_string();
         }
-        self.resolve(IpAddr::V4(a))
+        if a.octets()[0] == 0 {
+            self.net_v4(a)
+        } else {
+            self.resolve(Query::Host(IpAddr::V4(a)))
+        }
     }
 
     pub fn host_v6(&mut self, a: Ipv6Addr) -> String {
-        self.resolve(IpAddr::V6(a))
+        self.resolve(Query::Host(IpAddr::V6(a)))
     }
 
-    fn resolve(&mut self, addr: IpAddr) -> String {
-        if let Some(name) = self.cache.get(&addr) {
+    /// `gethostbyaddr()` whatever the address (net-tools' `-r` gateways and host routes,
+    /// `INET_rresolve()` with flag 0x4000), else the dotted quad.
+    pub fn host_only_v4(&mut self, a: Ipv4Addr) -> String {
+        self.resolve(Query::Host(IpAddr::V4(a)))
+    }
+
+    /// `getnetbyaddr()`: the `/etc/networks` name of a network (net-tools' `-r` network
+    /// destinations), else the dotted quad.
+    ///
+    /// With `networks: files` in `/etc/nsswitch.conf` (Debian's default) the file is read
+    /// once and answered from memory: glibc rereads it for every call, which is what
+    /// makes net-tools slow on large routing tables, and those lookups would eat the time
+    /// budget meant for hanging DNS servers.
+    pub fn net_v4(&mut self, a: Ipv4Addr) -> String {
+        let networks = self
+            .networks
+            .get_or_insert_with(|| Networks::load_if_files_only(Path::new("/etc")));
+        match networks {
+            Some(table) => table
+                .name(u32::from(a))
+                .map_or_else(|| a.to_string(), str::to_string),
+            None => self.resolve(Query::Net(a)),
+        }
+    }
+
+    fn resolve(&mut self, query: Query) -> String {
+        if let Some(name) = self.cache.get(&query) {
             return name.clone();
         }
-        let name = self.ask_worker(addr).unwrap_or_else(|| numeric(addr));
-        self.cache.insert(addr, name.clone());
+        let name = self
+            .ask_worker(query)
+            .unwrap_or_else(|| numeric(query.addr()));
+        self.cache.insert(query, name.clone());
         name
     }
 
     /// Runs the lookup on the worker thread, waiting at most the per-lookup limit and what is
     /// left of the budget. A worker that overstays is abandoned (it ends when its lookup does).
-    fn ask_worker(&mut self, addr: IpAddr) -> Option<String> {
+    fn ask_worker(&mut self, query: Query) -> Option<String> {
         let wait = self.per_lookup.min(self.budget_left);
         if wait.is_zero() {
             return None;
@@ -280,7 +334,7 @@ impl Resolver {
         }
         let worker = self.worker.as_ref()?;
         let start = Instant::now();
-        let reply = match worker.requests.send(addr) {
+        let reply = match worker.requests.send(query) {
             Ok(()) => worker.replies.recv_timeout(wait).ok(),
             Err(_) => None,
         };
@@ -297,14 +351,14 @@ impl Resolver {
 
 impl Worker {
     fn spawn(lookup: LookupFn) -> Option<Worker> {
-        let (req_tx, req_rx) = mpsc::channel::<IpAddr>();
+        let (req_tx, req_rx) = mpsc::channel::<Query>();
         let (rep_tx, rep_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("netstat-resolver".to_string())
             .spawn(move || {
                 let mut buf = vec![0u8; NI_BUF];
-                for addr in req_rx {
-                    if rep_tx.send(lookup(addr, &mut buf)).is_err() {
+                for query in req_rx {
+                    if rep_tx.send(lookup(query, &mut buf)).is_err() {
                         break;
                     }
                 }
@@ -317,10 +371,118 @@ impl Worker {
     }
 }
 
-/// The blocking lookup net-tools does for `addr`; `None` means "show it numerically".
-fn lookup(addr: IpAddr, buf: &mut [u8]) -> Option<String> {
+/// `/etc/networks` as glibc's `files` backend answers `getnetbyaddr(net, AF_INET)`.
+#[derive(Debug, Default, Clone)]
+pub struct Networks {
+    by_number: HashMap<u32, String>,
+}
+
+impl Networks {
+    /// The table of `<etc>/networks` if `<etc>/nsswitch.conf` has `networks: files`
+    /// (nothing else); `None` otherwise (glibc must answer).
+    pub fn load_if_files_only(etc: &Path) -> Option<Networks> {
+        let nsswitch = std::fs::read(etc.join("nsswitch.conf")).ok()?;
+        if !networks_files_only(&String::from_utf8_lossy(&nsswitch)) {
+            return None;
+        }
+        // A missing file is an empty database, as for glibc.
+        let text = std::fs::read(etc.join("networks")).unwrap_or_default();
+        Some(Networks::parse(&String::from_utf8_lossy(&text)))
+    }
+
+    /// `files-network.c`: `name number [aliases]`; a number with fewer than four parts
+    /// gets `.0` parts appended before `inet_network()`; the first line for a number wins.
+    pub fn parse(text: &str) -> Networks {
+        let mut by_number = HashMap::new();
+        for line in nss_lines(text) {
+            let (name, rest) = string_field(line);
+            let (number, _aliases) = string_field(rest);
+            let parts = number.matches('.').count() + 1;
+            let mut number = number.to_string();
+            for _ in parts..4 {
+                number.push_str(".0");
+            }
+            by_number
+                .entry(inet_network(&number))
+                .or_insert_with(|| cut(name, HOST_NAME_MAX).to_string());
+        }
+        Networks { by_number }
+    }
+
+    /// The name of network `net` (host byte order), as `getnetbyaddr()` gives it.
+    pub fn name(&self, net: u32) -> Option<&str> {
+        self.by_number.get(&net).map(String::as_str)
+    }
+}
+
+/// glibc `inet_network()`: up to four parts, each decimal, octal (leading 0) or hex
+/// (`0x`) and at most 0xff, joined big-endian; `INADDR_NONE` (all ones) when malformed.
+fn inet_network(text: &str) -> u32 {
+    const NONE: u32 = u32::MAX;
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut parts: Vec<u32> = Vec::with_capacity(4);
+    loop {
+        let (mut val, mut base, mut digit) = (0u32, 10u32, false);
+        if b.get(i) == Some(&b'0') {
+            (digit, base) = (true, 8);
+            i += 1;
+        }
+        if matches!(b.get(i), Some(b'x' | b'X')) {
+            (digit, base) = (false, 16);
+            i += 1;
+        }
+        while let Some(&c) = b.get(i) {
+            if c.is_ascii_digit() {
+                if base == 8 && c >= b'8' {
+                    return NONE;
+                }
+                val = val.wrapping_mul(base).wrapping_add(u32::from(c - b'0'));
+            } else if base == 16 && c.is_ascii_hexdigit() {
+                val = (val << 4).wrapping_add(u32::from(c.to_ascii_lowercase() - b'a' + 10));
+            } else {
+                break;
+            }
+            i += 1;
+            digit = true;
+        }
+        if !digit || parts.len() >= 4 || val > 0xff {
+            return NONE;
+        }
+        if b.get(i) == Some(&b'.') {
+            parts.push(val);
+            i += 1;
+            continue;
+        }
+        while b.get(i).is_some_and(|&c| is_c_space(char::from(c))) {
+            i += 1;
+        }
+        if i < b.len() {
+            return NONE;
+        }
+        parts.push(val);
+        return parts.iter().fold(0, |acc, p| (acc << 8) | (p & 0xff));
+    }
+}
+
+/// Whether an `nsswitch.conf` text sends the `networks` database to `files` alone.
+fn networks_files_only(nsswitch: &str) -> bool {
+    // Several `networks:` lines (unusual) count only if they all agree.
+    let mut lines = nsswitch
+        .lines()
+        .filter_map(|line| line.split('#').next())
+        .filter_map(|line| line.trim().strip_prefix("networks:"))
+        .peekable();
+    lines.peek().is_some() && lines.all(|services| services.split_whitespace().eq(["files"]))
+}
+
+/// The blocking lookup net-tools does; `None` means "show it numerically".
+fn lookup(query: Query, buf: &mut [u8]) -> Option<String> {
+    let addr = match query {
+        Query::Net(a) => return net_name(a, buf),
+        Query::Host(addr) => addr,
+    };
     match addr {
-        IpAddr::V4(a) if a.octets()[0] == 0 => net_name(a, buf),
         IpAddr::V4(_) => {
             let name = name_info(addr, buf)?;
             Some(String::from_utf8_lossy(cut_bytes(name, HOST_NAME_MAX)).into_owned())
@@ -723,8 +885,8 @@ wrapped 65800
 
     #[test]
     fn a_hanging_lookup_costs_at_most_the_limits() {
-        fn slow(addr: IpAddr, _: &mut [u8]) -> Option<String> {
-            if addr == IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)) {
+        fn slow(query: Query, _: &mut [u8]) -> Option<String> {
+            if query == Query::Host(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))) {
                 Some("fast.example".to_string())
             } else {
                 std::thread::sleep(Duration::from_secs(30));
@@ -751,6 +913,74 @@ wrapped 65800
             start.elapsed()
         );
         assert_eq!(r.budget_left, Duration::ZERO);
+    }
+
+    #[test]
+    fn networks_follow_glibc_files() {
+        let n = Networks::parse(
+            "# comment\n\
+default 0.0.0.0\n\
+loopback 127\n\
+testnet 192.0.2 alias # trailing\n\
+dup 192.0.2.0\n\
+  indented\t10.1\n\
+octal 012.0.0.0\n\
+hex 0x0b.1\n\
+bad 1.2.3.4.5\n\
+noaddr\n",
+        );
+        assert_eq!(n.name(0), Some("default"));
+        assert_eq!(n.name(0x7f00_0000), Some("loopback"));
+        assert_eq!(n.name(0xc000_0200), Some("testnet"));
+        assert_eq!(n.name(0x0a01_0000), Some("indented"));
+        assert_eq!(n.name(0x0a00_0000), Some("octal"));
+        assert_eq!(n.name(0x0b01_0000), Some("hex"));
+        // Malformed numbers become INADDR_NONE; the first of them wins.
+        assert_eq!(n.name(u32::MAX), Some("bad"));
+        assert_eq!(n.name(0x0102_0300), None);
+    }
+
+    #[test]
+    fn inet_network_cases() {
+        assert_eq!(inet_network("10.0.0.0"), 0x0a00_0000);
+        assert_eq!(inet_network("0x7f.1.0.0"), 0x7f01_0000);
+        assert_eq!(inet_network("010.0.0.0"), 0x0800_0000);
+        assert_eq!(inet_network("08.0.0.0"), u32::MAX);
+        assert_eq!(inet_network("256.0.0.0"), u32::MAX);
+        assert_eq!(inet_network("1.2.3.4 "), 0x0102_0304);
+        assert_eq!(inet_network("1.2.3.4x"), u32::MAX);
+        assert_eq!(inet_network("1..0.0"), u32::MAX);
+        assert_eq!(inet_network("0x.0.0.0"), u32::MAX);
+        assert_eq!(inet_network("0.0.0.0"), 0);
+    }
+
+    #[test]
+    fn nsswitch_networks_line() {
+        assert!(networks_files_only(
+            "hosts: files dns\nnetworks:       files\n"
+        ));
+        assert!(!networks_files_only("networks: files dns\n"));
+        assert!(!networks_files_only("networks: files [NOTFOUND=return]\n"));
+        assert!(!networks_files_only("hosts: files\n"));
+        assert!(!networks_files_only("#networks: files\n"));
+        assert!(networks_files_only("networks: files # local only\n"));
+    }
+
+    /// The table agrees with glibc's own getnetbyaddr() on this machine's files.
+    #[test]
+    fn networks_table_agrees_with_glibc() {
+        let Some(table) = Networks::load_if_files_only(Path::new("/etc")) else {
+            return;
+        };
+        let mut buf = vec![0u8; NI_BUF];
+        for net in table.by_number.keys() {
+            let a = Ipv4Addr::from(*net);
+            assert_eq!(
+                table.name(*net).map(str::to_string),
+                net_name(a, &mut buf),
+                "{a}"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ const PACKAGES: &[Package] = &[
     required("procps", "ps/pgrep for the tests"),
     required("util-linux", "setpriv, mount"),
     required("python3", "test helpers"),
+    required("nftables", "NAT rules for the -M (conntrack) tests"),
     optional("bpftool", "inspecting loaded programs"),
     optional("libbpf-tools", "tcpstates/tcplife, benchmarks only"),
 ];
