@@ -159,6 +159,8 @@ pub struct Options {
     pub audit: bool,
     /// `--json` (extension).
     pub json: bool,
+    /// `-i NAME` (extension): the first operand with `-i` that is not `-c`'s delay.
+    pub interface: Option<Vec<u8>>,
 }
 
 /// How the run ends without doing its job: what to print and the exit code.
@@ -711,7 +713,10 @@ pub fn command() -> Command {
             Arg::new("delay")
                 .value_name("DELAY")
                 .action(ArgAction::Set)
-                .help("with -c: seconds between listings (default 1); other operands are ignored"),
+                .help(
+                    "with -c: seconds between listings (default 1); with -i, an interface \
+                     name shows only that interface; other operands are ignored",
+                ),
         ])
 }
 
@@ -1437,12 +1442,18 @@ impl Flags {
             _ => {}
         }
 
-        let continuous = self.cnt.then(|| {
-            operands
-                .last()
-                .and_then(|delay| parse_delay(delay))
-                .unwrap_or(Duration::from_secs(1))
-        });
+        let delay = operands
+            .last()
+            .filter(|_| self.cnt)
+            .and_then(|d| parse_delay(d));
+        let continuous = self.cnt.then(|| delay.unwrap_or(Duration::from_secs(1)));
+        // With -i, the first operand names one interface, unless it is -c's delay.
+        let interface = (mode == Mode::Interfaces)
+            .then(|| {
+                let n = operands.len() - usize::from(delay.is_some());
+                operands[..n].first().cloned()
+            })
+            .flatten();
         let options = Options {
             mode,
             protocols,
@@ -1469,6 +1480,7 @@ impl Flags {
             watch: self.watch,
             audit: self.audit,
             json: self.json,
+            interface,
         };
         Ok((options, self.warnings))
     }
@@ -1937,6 +1949,24 @@ mod tests {
         }
         assert_eq!(ok(&["-c", "3", "foo"]).continuous, second);
         assert_eq!(ok(&["-t", "5"]).continuous, None);
+    }
+
+    #[test]
+    fn interface_operand_with_i_only() {
+        let iface = |args: &[&str]| ok(args).interface;
+        assert_eq!(iface(&["-i", "eth0"]), Some(b"eth0".to_vec()));
+        assert_eq!(iface(&["eth0", "-i"]), Some(b"eth0".to_vec()));
+        assert_eq!(iface(&["-i", "eth0", "-c", "2"]), Some(b"eth0".to_vec()));
+        assert_eq!(
+            ok(&["-i", "eth0", "-c", "2"]).continuous,
+            Some(Duration::from_secs(2))
+        );
+        // The last operand is -c's delay, not a name.
+        assert_eq!(iface(&["-ic", "2"]), None);
+        assert_eq!(iface(&["-ic", "eth0"]), Some(b"eth0".to_vec()));
+        assert_eq!(iface(&["-i"]), None);
+        assert_eq!(iface(&["-t", "eth0"]), None);
+        assert_eq!(iface(&["-r", "eth0"]), None);
     }
 
     // --- order of evaluation ---------------------------------------------------------

@@ -126,6 +126,7 @@ pub fn run_once(
         title: first_round,
         long: o.extend > 0,
         all: o.all,
+        only: o.interface.clone(),
     };
     let source = if env.netlink {
         Source::Kernel
@@ -136,7 +137,7 @@ pub fn run_once(
 }
 
 /// What to print.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct View {
     /// Print `Kernel Interface table` first.
     pub title: bool,
@@ -144,6 +145,10 @@ pub struct View {
     pub long: bool,
     /// `-a`: interfaces that are not up too.
     pub all: bool,
+    /// `-i NAME` (an addition: net-tools 2.10 ignores the operand): only this interface,
+    /// shown even when down, as `ifconfig NAME` does; an unknown name gets ifconfig's
+    /// `NAME: error fetching interface information: Device not found`, exit 1.
+    pub only: Option<Vec<u8>>,
 }
 
 /// Where the per-interface facts come from (the counters always come from
@@ -275,7 +280,22 @@ pub fn print_table(
         Default::default()
     };
 
+    let only = view.only.as_deref();
+    if let Some(wanted) = only
+        && !list.iter().any(|(name, _)| name == wanted)
+    {
+        out.flush()?;
+        err.write_all(wanted)?;
+        writeln!(
+            err,
+            ": error fetching interface information: Device not found"
+        )?;
+        return Ok(1);
+    }
     for (name, stats) in list.iter() {
+        if only.is_some_and(|wanted| wanted != name) {
+            continue;
+        }
         let fetched = match &sock {
             Some(sock) => fetch_kernel(sock, name, stats.as_ref(), view),
             None => fetch_files(root, name, stats.as_ref()),
@@ -291,7 +311,7 @@ pub fn print_table(
                 return Ok(1);
             }
         };
-        if i.flags & IFF_UP == 0 && !view.all {
+        if i.flags & IFF_UP == 0 && !view.all && only.is_none() {
             continue;
         }
         if view.long {
@@ -451,11 +471,40 @@ mod tests {
     const DEV_HEADER: &str = "Inter-|   Receive                                                |  Transmit\n \
         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
 
+    #[test]
+    fn one_named_interface_even_when_down_and_unknown_names_fail() {
+        let t = Tree::new("only");
+        t.file(
+            "proc/net/dev",
+            &format!(
+                "{DEV_HEADER}    lo: 1 2 0 0 0 0 0 0 1 2 0 0 0 0 0 0\n  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+            ),
+        )
+        .device("lo", "0x9\n", "unknown\n", 772, "00:00:00:00:00:00\n")
+        .device("eth0", "0x1002\n", "down\n", 1, "02:fc:00:00:00:01\n");
+        let only = |name: &str| View {
+            only: Some(name.as_bytes().to_vec()),
+            ..short_view(false)
+        };
+        let (out, err, rc) = t.run(only("eth0"));
+        assert_eq!((err.as_str(), rc), ("", 0));
+        assert!(out.contains("\neth0 ") && !out.contains("\nlo "), "{out}");
+        let (out, err, rc) = t.run(only("nosuch"));
+        assert_eq!(rc, 1);
+        assert_eq!(
+            err,
+            "nosuch: error fetching interface information: Device not found\n"
+        );
+        // The title and header come first, as in every -i run; no row follows.
+        assert!(out.ends_with("TX-OVR Flg\n"), "{out}");
+    }
+
     fn short_view(all: bool) -> View {
         View {
             title: true,
             long: false,
             all,
+            only: None,
         }
     }
 
@@ -511,6 +560,7 @@ mod tests {
             title: false,
             long: true,
             all: false,
+            only: None,
         });
         assert_eq!((err.as_str(), rc), ("", 0));
         assert_eq!(
