@@ -364,7 +364,7 @@ fn table_missing(
     out.flush()?;
     if !e.is_absent() {
         // perror(path), return -1.
-        writeln!(err, "{}: {}", e.path.display(), e.source)?;
+        writeln!(err, "{e}")?;
         return Ok(Some(255));
     }
     let p = &o.protocols;
@@ -470,7 +470,7 @@ fn inet_table(
             }
             Err(e) if !e.is_absent() => {
                 out.flush()?;
-                writeln!(err, "{}: {}", e.path.display(), e.source)?;
+                writeln!(err, "{e}")?;
                 return Ok(255);
             }
             Err(_) => {}

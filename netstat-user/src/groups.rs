@@ -30,6 +30,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::perror::strerror;
 use crate::{
     app::RunEnv,
     cli::Options,
@@ -336,11 +337,11 @@ fn is_c_space(b: u8) -> bool {
 #[derive(Debug, thiserror::Error)]
 enum ReadError {
     /// `fopen()` failed: net-tools' `INFO_GUTS` decides by errno.
-    #[error("{}: {}", path.display(), perror_text(source))]
+    #[error("{}: {}", path.display(), strerror(source))]
     Open { path: PathBuf, source: io::Error },
     /// Opened but unreadable (a directory, an I/O error). net-tools' `fgets()` loop never
     /// sees EOF there and spins forever; this reports it like `perror()` instead.
-    #[error("{}: {}", path.display(), perror_text(source))]
+    #[error("{}: {}", path.display(), strerror(source))]
     Read { path: PathBuf, source: io::Error },
 }
 
@@ -354,17 +355,6 @@ impl ReadError {
             ),
             ReadError::Read { .. } => false,
         }
-    }
-}
-
-/// `perror()`'s text: glibc's `strerror()` without Rust's ` (os error N)` suffix.
-fn perror_text(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .map_or_else(|| text.clone(), str::to_owned),
-        None => text,
     }
 }
 

@@ -48,6 +48,7 @@ use std::{
     path::Path,
 };
 
+use crate::perror::strerror;
 use crate::{app::RunEnv, cli::Options};
 
 use self::{hw::HwAddr, ioctl::IfSocket, order::IfList};
@@ -182,17 +183,6 @@ impl FetchError {
             FetchError::NoDevice => strerror(&io::Error::from_raw_os_error(libc::ENODEV)),
             FetchError::Io(e) => strerror(e),
         }
-    }
-}
-
-/// `strerror()`: the OS text without Rust's ` (os error N)`.
-fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .map_or(text.clone(), str::to_owned),
-        None => text,
     }
 }
 

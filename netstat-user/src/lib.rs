@@ -7,6 +7,7 @@ pub mod iface;
 pub mod masq;
 pub mod model;
 pub mod names;
+pub mod perror;
 pub mod render;
 pub mod route;
 pub mod source;

@@ -32,6 +32,7 @@ use std::{
     path::Path,
 };
 
+use crate::perror::strerror;
 use crate::{
     app::RunEnv,
     cli::Options,
@@ -748,15 +749,6 @@ impl MasqFileError {
             MasqFileError::Missing => 1,
             _ => 255,
         }
-    }
-}
-
-/// perror()'s text: the OS message without Rust's ` (os error N)` suffix.
-fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(at)) => text[..at].to_string(),
-        _ => text,
     }
 }
 

@@ -19,6 +19,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use crate::perror::strerror;
 use crate::{
     app::RunEnv,
     cli::{Options, RouteFamily},
@@ -144,18 +145,6 @@ pub fn read_proc(path: &Path) -> io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(64 * 1024);
     let _ = file.read_to_end(&mut text);
     Ok(text)
-}
-
-/// `strerror(errno)` for an I/O error (Rust's text without its "(os error N)").
-pub fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_string(),
-        None => text,
-    }
 }
 
 /// `%-Ns`: the bytes, then spaces up to `width`.
@@ -644,12 +633,5 @@ Destination                    Next Hop                   Flag Met Ref  Use If\n
             push_v4(&mut line, a.parse().expect("addr"), w);
             assert_eq!(line, format!("{a:<w$}").as_bytes());
         }
-    }
-
-    #[test]
-    fn strerror_drops_the_code() {
-        let e = io::Error::from_raw_os_error(libc::ENOENT);
-        assert_eq!(strerror(&e), "No such file or directory");
-        assert_eq!(strerror(&io::Error::other("x")), "x");
     }
 }

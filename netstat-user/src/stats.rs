@@ -35,6 +35,7 @@ use std::{
     path::Path,
 };
 
+use crate::perror::strerror;
 use crate::{app::RunEnv, cli::Options};
 use render::{Printer, Selection};
 use table::{SNMP_SECTIONS, SNMP6_SECTIONS};
@@ -61,18 +62,6 @@ pub fn read_counters(path: &Path) -> io::Result<Contents> {
         }
     };
     Ok(Contents { bytes, read_error })
-}
-
-/// `strerror()` text of an error, as `perror()` prints it (without Rust's
-/// ` (os error N)` suffix).
-pub fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .map_or_else(|| text.clone(), str::to_owned),
-        None => text,
-    }
 }
 
 /// Where the run's output goes; stdout is flushed before each stderr line, so a
@@ -350,13 +339,5 @@ Tcp: RtoAlgorithm ActiveOpens\nTcp: 1 3\nUdp: InDatagrams\nUdp: 4\n";
         );
         let (out, _, _) = t.run(&["-su"]);
         assert_eq!(out, "Udp:\n    4 packets received\n");
-    }
-
-    #[test]
-    fn strerror_drops_the_rust_suffix() {
-        let e = io::Error::from_raw_os_error(libc::ENOENT);
-        assert_eq!(strerror(&e), "No such file or directory");
-        let e = io::Error::other("custom");
-        assert_eq!(strerror(&e), "custom");
     }
 }

@@ -88,7 +88,7 @@ impl ProcNet {
 
 /// A /proc file that could not be read, with its path (net-tools: `perror(path)`).
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("{}: {}", path.display(), crate::perror::strerror(source))]
 pub struct ReadError {
     pub path: PathBuf,
     #[source]
