@@ -6,6 +6,7 @@ mod bench_routes;
 mod cmd;
 mod parse;
 mod setup;
+mod timing;
 
 use std::{
     ffi::OsString,
