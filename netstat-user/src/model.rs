@@ -1,5 +1,5 @@
-//! The one socket model every source fills and every renderer reads: plain std types.
-use std::net::IpAddr;
+//! The one model every source fills and every renderer reads: plain std types.
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Internet protocols netstat lists, in net-tools' section order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,4 +62,26 @@ pub struct UnixSocket {
     pub inode: u64,
     /// The path bytes as the kernel prints them (abstract names start with `@`); None if unbound.
     pub path: Option<Vec<u8>>,
+}
+
+/// One masquerade entry (`-M`): net-tools' `struct masq`, filled from conntrack
+/// (source/conntrack.rs) or from a recorded `/proc/net/ip_masquerade` (masq.rs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MasqEntry {
+    /// net-tools' protocol name (`tcp`, `udp`, `icmp`, `gre`, `esp`, `ip`).
+    pub proto: &'static str,
+    /// Time left, in hundredths of a second (net-tools divides jiffies by 100).
+    pub expires: u64,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: u16,
+    pub dport: u16,
+    /// The masquerading port.
+    pub mport: u16,
+    /// `-e`: "Add delta from this seq. on".
+    pub initseq: u64,
+    /// `-e`: delta in sequence numbers (a C `short`).
+    pub delta: i16,
+    /// `-e`: the delta before the last one; `None` prints `-` (a file without `PDelta`).
+    pub pdelta: Option<i16>,
 }
