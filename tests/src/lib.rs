@@ -645,31 +645,45 @@ pub fn check_with(
         ensure_executable_by(ns, uid, &real_bin)?;
         ensure_executable_by(ns, uid, ours)?;
     }
-    let real_out = run_netstat_in(ns, &real_bin, user, args);
-    let ours_out = run_netstat_in(ns, ours, user, args);
-    let Err(diff) = diff_outputs_with(&real_out, &ours_out, order) else {
-        return Ok(());
-    };
     let who = user.map_or_else(|| "root".to_string(), |u| format!("uid {u}"));
-    let mut report = format!(
-        "`netstat {}` differs (as {who}, namespace {})\n  real: {}\n  ours: {}\n",
-        args.join(" "),
-        ns.name(),
-        real_bin.display(),
-        ours.display()
-    );
-    // Tell apart "ours is wrong" from "the output moves by itself".
-    let again = run_netstat_in(ns, &real_bin, user, args);
-    report.push_str(match diff_outputs_with(&real_out, &again, order) {
-        Ok(()) => "  (a second run of the real netstat matched its first run)\n",
-        Err(_) => {
+    let mut attempt = 1;
+    loop {
+        let real_out = run_netstat_in(ns, &real_bin, user, args);
+        let ours_out = run_netstat_in(ns, ours, user, args);
+        let Err(diff) = diff_outputs_with(&real_out, &ours_out, order) else {
+            return Ok(());
+        };
+        // Tell apart "ours is wrong" from "the output moves by itself" (a route's refcount,
+        // a counter): when the real netstat does not even agree with itself, the namespace
+        // is still moving, so try again a few times before reporting.
+        let again = run_netstat_in(ns, &real_bin, user, args);
+        let moving = diff_outputs_with(&real_out, &again, order).is_err();
+        if moving && attempt < MOVING_ATTEMPTS {
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(300));
+            continue;
+        }
+        let mut report = format!(
+            "`netstat {}` differs (as {who}, namespace {}, attempt {attempt})\n  real: {}\n  ours: {}\n",
+            args.join(" "),
+            ns.name(),
+            real_bin.display(),
+            ours.display()
+        );
+        report.push_str(if moving {
             "  NOTE: a second run of the real netstat did NOT match its first run: \
              the environment is moving, not necessarily ours\n"
-        }
-    });
-    report.push_str(&diff);
-    Err(report)
+        } else {
+            "  (a second run of the real netstat matched its first run)\n"
+        });
+        report.push_str(&diff);
+        return Err(report);
+    }
 }
+
+/// How often [`check_with`] runs both tools again while the real netstat's own output
+/// keeps changing between two runs.
+pub const MOVING_ATTEMPTS: u32 = 5;
 
 /// `Err` when `uid` cannot execute `binary` (say, a parent directory is mode 0700).
 fn ensure_executable_by(ns: &Netns, uid: u32, binary: &Path) -> Result<(), String> {
