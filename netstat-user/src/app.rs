@@ -106,15 +106,21 @@ pub fn run(
     }
     match opts.mode {
         Mode::Sockets => sockets(&opts, env, out, err),
-        Mode::Route => repeat(&opts, out, |out, _| {
-            crate::route::run_once(&opts, env, out, err)
-        }),
+        Mode::Route => {
+            let mut names = Resolver::new();
+            repeat(&opts, out, |out, _| {
+                crate::route::run_once(&opts, env, &mut names, out, err)
+            })
+        }
         Mode::Interfaces => repeat(&opts, out, |out, first| {
             crate::iface::run_once(&opts, env, first, out, err)
         }),
-        Mode::Masquerade => repeat(&opts, out, |out, _| {
-            crate::masq::run_once(&opts, env, out, err)
-        }),
+        Mode::Masquerade => {
+            let mut names = Resolver::new();
+            repeat(&opts, out, |out, _| {
+                crate::masq::run_once(&opts, env, &mut names, out, err)
+            })
+        }
         // net-tools ignores -c with -s.
         Mode::Statistics => crate::stats::run_once(&opts, env, out, err),
     }
@@ -284,7 +290,7 @@ fn sockets_once(
     }
 
     if p.igmp {
-        let rc = crate::groups::print(o, env, out, err)?;
+        let rc = crate::groups::print(o, env, &mut names.resolver, out, err)?;
         if rc != 0 {
             return Ok(rc);
         }

@@ -373,11 +373,11 @@ fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
 }
 
 /// Host names for the Group column: `INET_sprint()` / `INET6_sprint()` of the address.
-struct GroupNames {
-    resolver: Resolver,
+struct GroupNames<'r> {
+    resolver: &'r mut Resolver,
 }
 
-impl Namer for GroupNames {
+impl Namer for GroupNames<'_> {
     fn host(&mut self, addr: IpAddr) -> Option<String> {
         Some(match addr {
             IpAddr::V4(a) => self.resolver.host_v4(a),
@@ -412,17 +412,17 @@ pub fn write_header(out: &mut dyn Write) -> io::Result<()> {
 /// family list has inet) and the IPv6 ones (inet6). Returns 0, 1 when `/proc/net/igmp`
 /// is missing and the user asked for groups (net-tools' `ESYSNOT`), or 255 when it
 /// cannot be read (net-tools' `perror()` and `return -1`).
+/// `resolver` is the run's (shared with the socket tables and across `-c` rounds).
 pub fn print(
     o: &Options,
     env: &RunEnv,
+    resolver: &mut Resolver,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
     write_header(out)?;
     let mut parser = Parser::new();
-    let mut names = (!o.numeric_hosts).then(|| GroupNames {
-        resolver: Resolver::new(),
-    });
+    let mut names = (!o.numeric_hosts).then_some(GroupNames { resolver });
     let mut rc = 0;
     let p = &o.protocols;
     if o.inet {
@@ -466,7 +466,7 @@ pub fn print(
 /// Rows to `out`, warnings to `err`, in file order.
 fn emit(
     entries: &[Entry],
-    mut names: Option<&mut GroupNames>,
+    mut names: Option<&mut GroupNames<'_>>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<()> {
@@ -820,7 +820,14 @@ mod tests {
             netlink: false,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let rc = print(&options(args), &env, &mut out, &mut err).unwrap();
+        let rc = print(
+            &options(args),
+            &env,
+            &mut Resolver::new(),
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
         (
             String::from_utf8(out).unwrap(),
             String::from_utf8(err).unwrap(),

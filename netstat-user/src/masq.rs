@@ -30,9 +30,11 @@ pub const NO_SUPPORT: &str = "netstat: no support for `ip_masquerade' on this sy
 
 /// `-M` once (app.rs repeats it for `-c`). Returns net-tools' exit code: 0, 1 when there is
 /// no masquerading support, 255 (`return -1`) for other failures.
+/// `resolver` lives for the whole run (net-tools' lookup cache does), across `-c` rounds.
 pub fn run_once(
     o: &Options,
     env: &RunEnv,
+    resolver: &mut Resolver,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
@@ -57,7 +59,7 @@ pub fn run_once(
         numeric_ports: o.numeric_ports,
         extend: o.extend > 0,
     };
-    let mut names = SystemNames::new(env, &layout);
+    let mut names = SystemNames::new(env, &layout, resolver);
     render(&entries, &layout, &mut names, out)?;
     Ok(0)
 }
@@ -114,21 +116,21 @@ pub trait MasqNames {
 }
 
 /// Names from the system: `/etc/services` under the run's root and glibc's resolver.
-struct SystemNames {
+struct SystemNames<'r> {
     services: Option<Services>,
-    resolver: Option<Resolver>,
+    resolver: Option<&'r mut Resolver>,
 }
 
-impl SystemNames {
-    fn new(env: &RunEnv, layout: &Layout) -> Self {
+impl<'r> SystemNames<'r> {
+    fn new(env: &RunEnv, layout: &Layout, resolver: &'r mut Resolver) -> Self {
         Self {
             services: (!layout.numeric_ports).then(|| Services::load(&env.root.join("etc"))),
-            resolver: (!layout.numeric_hosts).then(Resolver::new),
+            resolver: (!layout.numeric_hosts).then_some(resolver),
         }
     }
 }
 
-impl MasqNames for SystemNames {
+impl MasqNames for SystemNames<'_> {
     fn host(&mut self, addr: Ipv4Addr) -> String {
         match &mut self.resolver {
             Some(r) => r.host_v4(addr),

@@ -97,16 +97,18 @@ impl RouteNames for Resolver {
 
 /// One round of `netstat -r` (app.rs repeats it for `-c`): every family of the list in
 /// order; the first failure ends the round with its exit code.
+/// `names` lives for the whole run, as net-tools' lookup cache does: later `-c` rounds
+/// reuse what the first one learnt, and share one time budget.
 pub fn run_once(
     o: &Options,
     env: &RunEnv,
+    names: &mut Resolver,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
     let view = RouteView::from_options(o);
-    let mut names = Resolver::new();
     let proc_net = env.root.join("proc/net");
-    print_families(&o.route, &view, &proc_net, &mut names, out, err)
+    print_families(&o.route, &view, &proc_net, names, out, err)
 }
 
 /// `route_info()`: the tables of `families`, in order.
