@@ -419,19 +419,8 @@ impl CacheFormat {
     }
 
     fn kinds(self) -> &'static [Kind] {
-        const COMMON: [Kind; 11] = [
-            Kind::Str(15),
-            Kind::Str(127),
-            Kind::Str(127),
-            Kind::Hex(None),
-            Kind::Dec,
-            Kind::Dec,
-            Kind::Dec,
-            Kind::Str(127),
-            Kind::Dec,
-            Kind::Dec,
-            Kind::Dec,
-        ];
+        // The cache's first eleven columns read like the FIB's.
+        const COMMON: [Kind; 11] = FIB_KINDS;
         const V20: [Kind; 13] = {
             let mut k = [Kind::Dec; 13];
             let mut i = 0;
