@@ -21,14 +21,86 @@ pub const LOST_SLOTS: u32 = 2;
 /// Default size of [`MAP_EVENTS`] in bytes (a power of two, a multiple of the page size).
 pub const EVENTS_RING_BYTES: u32 = 1 << 20;
 
-/// Load-time global: offset of `skc_net` (a `possible_net_t`, whose first and only
-/// member is `struct net *net`) inside `struct sock_common`, from the running
-/// kernel's BTF. `u32::MAX` means unknown; events then carry `netns == 0`.
-pub const GLOBAL_SKC_NET_OFFSET: &str = "SKC_NET_OFFSET";
-/// Load-time global: offset of `ns.inum` inside `struct net`, from BTF.
-pub const GLOBAL_NET_INUM_OFFSET: &str = "NET_INUM_OFFSET";
-/// Value of an offset global the user side could not resolve.
+/// Load-time global holding [`KernelOffsets`], filled from the running kernel's BTF.
+pub const GLOBAL_OFFSETS: &str = "OFFSETS";
+/// Load-time global (`u32`): 1 when the state tracepoint also queues [`TcpStateEvent`]s
+/// (`--watch`), 0 when only the owner map is kept (the agent).
+pub const GLOBAL_EMIT_EVENTS: &str = "EMIT_EVENTS";
+/// Value of an offset the user side could not resolve.
 pub const OFFSET_UNKNOWN: u32 = u32::MAX;
+
+/// Kernel struct member offsets the programs need, read from the running kernel's BTF at
+/// load time (aya emits no CO-RE relocations for Rust programs). Every field is a byte
+/// offset inside the struct named in its doc, or [`OFFSET_UNKNOWN`]; a program that needs
+/// an unknown offset does without (and the user side says what is missing).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// `sock_common.skc_net` (a `possible_net_t`: its first member is `struct net *`).
+    pub skc_net: u32,
+    /// `net.ns` + `ns_common.inum`.
+    pub net_inum: u32,
+    /// `sock_common.skc_cookie` (`atomic64_t`; 0 until something asks for the cookie).
+    pub skc_cookie: u32,
+    /// `sock.sk_socket`.
+    pub sk_socket: u32,
+    /// `socket.sk`.
+    pub socket_sk: u32,
+    /// `socket_alloc.vfs_inode` − `socket_alloc.socket`: from a `struct socket *` to its inode.
+    pub socket_to_inode: u32,
+    /// `inode.i_ino`.
+    pub inode_ino: u32,
+    /// `inode.i_mode`.
+    pub inode_mode: u32,
+    /// `task_struct.group_leader`.
+    pub task_group_leader: u32,
+    /// `task_struct.comm`.
+    pub task_comm: u32,
+    /// `task_struct.start_boottime` (what `/proc/PID/stat` field 22 is made from).
+    pub task_start_boottime: u32,
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.fd`.
+    pub fdt_fd: u32,
+    /// `fdtable.max_fds`.
+    pub fdt_max_fds: u32,
+    /// `file.private_data` (the `struct socket *` of a socket file).
+    pub file_private_data: u32,
+    /// `file.f_inode`.
+    pub file_inode: u32,
+    /// `file.f_ref` (6.13+, a `file_ref_t` counting from 0) or `file.f_count` (older).
+    pub file_count: u32,
+    /// 1 when [`Self::file_count`] is a `file_ref_t` (one reference reads 0), else 0.
+    pub file_count_zero_based: u32,
+}
+
+impl KernelOffsets {
+    pub const UNKNOWN: Self = Self {
+        skc_net: OFFSET_UNKNOWN,
+        net_inum: OFFSET_UNKNOWN,
+        skc_cookie: OFFSET_UNKNOWN,
+        sk_socket: OFFSET_UNKNOWN,
+        socket_sk: OFFSET_UNKNOWN,
+        socket_to_inode: OFFSET_UNKNOWN,
+        inode_ino: OFFSET_UNKNOWN,
+        inode_mode: OFFSET_UNKNOWN,
+        task_group_leader: OFFSET_UNKNOWN,
+        task_comm: OFFSET_UNKNOWN,
+        task_start_boottime: OFFSET_UNKNOWN,
+        task_files: OFFSET_UNKNOWN,
+        files_fdt: OFFSET_UNKNOWN,
+        fdt_fd: OFFSET_UNKNOWN,
+        fdt_max_fds: OFFSET_UNKNOWN,
+        file_private_data: OFFSET_UNKNOWN,
+        file_inode: OFFSET_UNKNOWN,
+        file_count: OFFSET_UNKNOWN,
+        file_count_zero_based: 0,
+    };
+}
+
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 76);
 
 /// Name of the tracepoint program in the object file.
 pub const PROG_INET_SOCK_SET_STATE: &str = "inet_sock_set_state";
@@ -159,9 +231,178 @@ pub struct TcpStateEvent {
 const _: () = assert!(core::mem::size_of::<TcpStateEvent>() == 72);
 const _: () = assert!(core::mem::align_of::<TcpStateEvent>() == 8);
 
+// ---------------------------------------------------------------------------------
+// The socket-owner map (kept by the agent's programs).
+// ---------------------------------------------------------------------------------
+
+/// Hash map [`SockKey`] → [`SockRecord`]: every Internet socket the programs have seen.
+pub const MAP_OWNERS: &str = "OWNERS";
+/// Hash map [`ListenKey`] → [`Owner`]: the owner of each listening port, which is
+/// the owner of a passively opened socket until someone accepts it.
+pub const MAP_LISTENERS: &str = "LISTENERS";
+/// Per-CPU array of `u64` counters, indexed by the `STAT_*` constants.
+pub const MAP_STATS: &str = "STATS";
+/// Capacity of [`MAP_OWNERS`]: a socket that does not fit is counted in
+/// [`STAT_OWNERS_FULL`] and shown without an owner, never with a wrong one.
+pub const OWNERS_MAX: u32 = 262_144;
+/// Capacity of [`MAP_LISTENERS`].
+pub const LISTENERS_MAX: u32 = 16_384;
+
+/// [`MAP_OWNERS`] was full: a socket went untracked.
+pub const STAT_OWNERS_FULL: u32 = 0;
+/// [`MAP_LISTENERS`] was full.
+pub const STAT_LISTENERS_FULL: u32 = 1;
+/// A kernel read (probe_read of a struct member) failed.
+pub const STAT_READ_FAILED: u32 = 2;
+/// A state change of a socket without a cookie (made before the agent and never
+/// seeded): not tracked.
+pub const STAT_NO_COOKIE: u32 = 3;
+/// Number of slots in [`MAP_STATS`].
+pub const STAT_SLOTS: u32 = 4;
+
+/// How the owner in a record was learnt.
+pub mod how {
+    /// `socket()`: the creator (cgroup `sock_create`).
+    pub const CREATE: u8 = 1;
+    /// `connect()`: the connecting process (cgroup `connect4`/`connect6`).
+    pub const CONNECT: u8 = 2;
+    /// `accept()`/`accept4()` returned it to this process.
+    pub const ACCEPT: u8 = 3;
+    /// Not accepted yet: the owner of the listening socket.
+    pub const LISTENER: u8 = 4;
+    /// This process sent or received on it (it holds it now).
+    pub const IO: u8 = 5;
+    /// The agent's start-up scan of `/proc/PID/fd` (the socket predates the agent).
+    pub const SEED: u8 = 6;
+    /// A later `/proc/PID/fd` scan, after the recorded owner let go of a shared socket.
+    pub const RESCAN: u8 = 7;
+}
+
+/// [`SockRecord::flags`] bits.
+pub mod flags {
+    /// The last file reference went away (`close()` or exit): the socket lives on
+    /// without a process (FIN_WAIT*, LAST_ACK, TIME_WAIT); the owner is the last one.
+    pub const RELEASED: u8 = 1;
+    /// The socket became a TIME_WAIT (or FIN_WAIT2) mini-socket, which keeps the cookie.
+    pub const TIMEWAIT: u8 = 2;
+    /// The recorded owner closed its descriptor while another one stayed open (a
+    /// fork or SCM_RIGHTS): the holder must be looked up again.
+    pub const HOLDER_UNKNOWN: u8 = 4;
+    /// Put there by the agent's start-up seed, not by a program.
+    pub const SEEDED: u8 = 8;
+}
+
+/// Key of [`MAP_OWNERS`]: the socket cookie (`SO_COOKIE`, sock_diag's `idiag_cookie`,
+/// never reused while the system runs) and the network namespace inode.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SockKey {
+    pub cookie: u64,
+    pub netns: u32,
+    pub _pad: u32,
+}
+
+/// Key of [`MAP_LISTENERS`]: a listening port in a network namespace. Two listeners of
+/// one family on one port (SO_REUSEPORT) share an entry: the last one to listen wins
+/// until accept() names the real owner.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ListenKey {
+    pub netns: u32,
+    pub port: u16,
+    /// A v6 listener's children are AF_INET6 even when the peer is IPv4 (mapped), so
+    /// the child's family finds its listener.
+    pub family: u16,
+}
+
+/// A process as the programs saw it, in process context only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// `start_boottime` of the thread-group leader (CLOCK_BOOTTIME ns): with `tgid`, a
+    /// process identity that a reused PID cannot fake.
+    pub start_ns: u64,
+    /// cgroup v2 id (`bpf_get_current_cgroup_id`).
+    pub cgroup_id: u64,
+    pub tgid: u32,
+    pub tid: u32,
+    /// Real uid.
+    pub uid: u32,
+    /// One of [`how`].
+    pub how: u8,
+    pub _pad: [u8; 3],
+    /// `comm` of the thread-group leader (the process name, not the thread's).
+    pub comm: [u8; 16],
+}
+
+/// Value of [`MAP_OWNERS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockRecord {
+    pub owner: Owner,
+    /// CLOCK_BOOTTIME ns when the programs first saw the socket.
+    pub created_ns: u64,
+    /// CLOCK_BOOTTIME ns of the last state change (or of creation).
+    pub changed_ns: u64,
+    /// Bytes returned by sendmsg / recvmsg on it (`sock:sock_{send,recv}_length`).
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// Socket inode (`socket:[N]`), 0 if unknown.
+    pub inode: u64,
+    pub family: u16,
+    pub protocol: u16,
+    /// Host byte order; 0 until known.
+    pub sport: u16,
+    pub dport: u16,
+    /// Kernel TCP state number (TCP only; 0 otherwise).
+    pub state: u8,
+    /// [`flags`] bits.
+    pub flags: u8,
+    pub _pad: [u8; 6],
+    /// Network byte order, IPv4 in the first 4 bytes.
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+}
+
+const _: () = assert!(core::mem::size_of::<SockKey>() == 16);
+const _: () = assert!(core::mem::size_of::<ListenKey>() == 8);
+const _: () = assert!(core::mem::size_of::<Owner>() == 48);
+const _: () = assert!(core::mem::size_of::<SockRecord>() == 136);
+
+/// Names of the owner-map programs in the object file, with their attach points.
+pub mod progs {
+    pub const SOCK_CREATE: &str = "sock_create";
+    pub const SOCK_RELEASE: &str = "sock_release";
+    pub const CONNECT4: &str = "connect4";
+    pub const CONNECT6: &str = "connect6";
+    pub const SOCK_OPS: &str = "sock_ops";
+    pub const ACCEPT_EXIT: &str = "sys_exit_accept";
+    pub const ACCEPT4_EXIT: &str = "sys_exit_accept4";
+    pub const SEND_LENGTH: &str = "sock_send_length";
+    pub const RECV_LENGTH: &str = "sock_recv_length";
+    pub const CLOSE_ENTER: &str = "sys_enter_close";
+}
+
+/// Offsets inside the `syscalls:sys_{enter,exit}_*` and `sock:sock_*_length` records.
+pub mod syscall_tp {
+    /// `long ret` of a `sys_exit_*` record.
+    pub const EXIT_RET: usize = 16;
+    /// First argument of a `sys_enter_*` record (`unsigned int fd` of close, 8 bytes).
+    pub const ENTER_ARG0: usize = 16;
+    /// `sock:sock_{send,recv}_length`: `void *sk`, `__u16 family`, `__u16 protocol`, `int ret`.
+    pub const LEN_SK: usize = 8;
+    pub const LEN_FAMILY: usize = 16;
+    pub const LEN_RET: usize = 20;
+}
+
 #[cfg(feature = "user")]
 mod user {
     // SAFETY: every type here is #[repr(C)], Copy, has explicit padding and no
     // invalid bit patterns, which is what `aya::Pod` requires.
     unsafe impl aya::Pod for super::TcpStateEvent {}
+    unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::SockKey {}
+    unsafe impl aya::Pod for super::ListenKey {}
+    unsafe impl aya::Pod for super::Owner {}
+    unsafe impl aya::Pod for super::SockRecord {}
 }

@@ -3,6 +3,7 @@
 //! `main` stays tiny; everything here writes to `&mut dyn Write` so a run can be
 //! rendered into a `Vec<u8>`.
 use std::{
+    cell::OnceCell,
     ffi::OsString,
     io::{self, Write},
     net::IpAddr,
@@ -15,6 +16,7 @@ use crate::{
     names::{Resolver, Services, Users},
     render::sockets::{self as table, Namer, ServiceList, SocketView},
     source::{
+        agent::{self as agent_client, AgentOwners},
         netlink::{self, DumpRequest, NetlinkError},
         procfd::ProgramMap,
         procnet::{ProcNet, ReadError},
@@ -97,10 +99,13 @@ pub fn run(
     if opts.watch {
         return crate::watch::run(out, err);
     }
-    if opts.agent || opts.audit || opts.json {
+    if opts.agent {
+        return crate::agent::run(&opts, err);
+    }
+    if opts.audit || opts.json {
         writeln!(
             err,
-            "netstat: --agent, --audit and --json are not implemented in this version yet"
+            "netstat: --audit and --json are not implemented in this version yet"
         )?;
         return Ok(1);
     }
@@ -239,17 +244,13 @@ fn sockets_once(
     // net-tools loads the program cache before it reads any table (and again for
     // each -c round); its notes go to stderr before the header.
     // net-tools loads it only for the Internet and unix sections (not for -g alone).
-    let programs = if o.programs && (p.tcp || p.sctp || p.udp || p.udplite || p.raw || p.unix) {
-        let (map, note) = ProgramMap::scan(&env.root.join("proc"));
-        if let Some(msg) = note.message() {
-            out.flush()?;
-            err.write_all(msg.as_bytes())?;
-        }
-        Some(map)
+    let owners = if o.programs && (p.tcp || p.sctp || p.udp || p.udplite || p.raw || p.unix) {
+        Some(Owners::find(o, env, out, err)?)
     } else {
         None
     };
-    let prog = |inode: u64| programs.as_ref().and_then(|m| m.get_bytes(inode));
+    let inet_prog = |s: &InetSocket| owners.as_ref().and_then(|w| w.inet(s));
+    let prog = |inode: u64| owners.as_ref().and_then(|w| w.by_inode(inode));
 
     if p.tcp || p.sctp || p.udp || p.udplite || p.raw {
         table::write_inet_header(out, view)?;
@@ -276,7 +277,7 @@ fn sockets_once(
                 procnet,
                 &mut |s: &InetSocket, out| {
                     if table::inet_shown(view, s) {
-                        table::write_inet_row(out, view, names, s, prog(s.inode))?;
+                        table::write_inet_row(out, view, names, s, inet_prog(s))?;
                     }
                     Ok(())
                 },
@@ -356,6 +357,81 @@ fn sockets_once(
         return Ok(1);
     }
     Ok(0)
+}
+
+/// Where the PID/Program name column comes from.
+enum Owners {
+    /// The running agent; rows it does not know (unix sockets, sockets it never saw) fall
+    /// back to a /proc walk made the first time one is met.
+    Agent(AgentOwners, OnceCell<ProgramMap>, PathBuf),
+    /// net-tools' /proc walk.
+    Proc(ProgramMap),
+}
+
+impl Owners {
+    /// Asks the agent when it can answer (root, the live system), else walks /proc as
+    /// net-tools does, with its notes. `-v` says which and why.
+    fn find(
+        o: &Options,
+        env: &RunEnv,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<Owners> {
+        let proc_root = env.root.join("proc");
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let path = crate::agent::socket_path();
+        let why_not = if !env.netlink {
+            "PROC_ROOT is set".to_string()
+        } else if euid != 0 {
+            "the agent answers root only".to_string()
+        } else {
+            let netns = agent_client::own_netns(&proc_root).unwrap_or(0);
+            match agent_client::query(&path, netns) {
+                Ok(found) => {
+                    if o.verbose > 0 {
+                        out.flush()?;
+                        writeln!(
+                            err,
+                            "netstat: -p: owners from the agent ({}, {} sockets)",
+                            path.display(),
+                            found.len()
+                        )?;
+                    }
+                    return Ok(Owners::Agent(found, OnceCell::new(), proc_root));
+                }
+                Err(e) => e.to_string(),
+            }
+        };
+        if o.verbose > 0 {
+            out.flush()?;
+            writeln!(err, "netstat: -p: owners from /proc ({why_not})")?;
+        }
+        let (map, note) = ProgramMap::scan(&proc_root);
+        if let Some(msg) = note.message() {
+            out.flush()?;
+            err.write_all(msg.as_bytes())?;
+        }
+        Ok(Owners::Proc(map))
+    }
+
+    fn inet(&self, s: &InetSocket) -> Option<&[u8]> {
+        match self {
+            Owners::Agent(agent, ..) => agent.label(s).or_else(|| self.by_inode(s.inode)),
+            Owners::Proc(map) => map.get_bytes(s.inode),
+        }
+    }
+
+    fn by_inode(&self, inode: u64) -> Option<&[u8]> {
+        match self {
+            // As root the walk has nothing to say on stderr.
+            Owners::Agent(_, walk, proc_root) if inode != 0 => walk
+                .get_or_init(|| ProgramMap::scan(proc_root).0)
+                .get_bytes(inode),
+            Owners::Agent(..) => None,
+            Owners::Proc(map) => map.get_bytes(inode),
+        }
+    }
 }
 
 /// What net-tools' `INFO_GUTS1` does when a table's file cannot be opened.

@@ -16,8 +16,9 @@ use aya::{
     programs::TracePoint,
 };
 use netstat_common::{
-    GLOBAL_NET_INUM_OFFSET, GLOBAL_SKC_NET_OFFSET, LOST_READ_FAILED, LOST_RING_FULL, MAP_EVENTS,
-    MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent, inet_sock_set_state,
+    GLOBAL_EMIT_EVENTS, GLOBAL_OFFSETS, KernelOffsets, LOST_READ_FAILED, LOST_RING_FULL,
+    MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent,
+    inet_sock_set_state,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -61,30 +62,70 @@ pub enum LoadError {
     },
     #[error("eBPF object has no {0}")]
     Missing(&'static str),
+    #[error("kernel BTF: {0}")]
+    Btf(String),
+    #[error("no cgroup v2 mount in /proc/mounts (the socket hooks attach to its root)")]
+    NoCgroup2,
 }
 
-/// Struct offsets read from the running kernel's BTF, so the programs never rely on
-/// a layout frozen at build time (aya emits no CO-RE relocations for Rust programs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KernelOffsets {
-    /// `struct sock_common` → `skc_net` (its `.net` pointer is the first member).
-    pub skc_net: u32,
-    /// `struct net` → `ns.inum`.
-    pub net_inum: u32,
-}
-
-impl KernelOffsets {
-    /// Reads `/sys/kernel/btf/vmlinux`; `None` with the reason when not possible.
-    pub fn from_running_kernel() -> Result<Self, String> {
-        let btf = btf_rs::Btf::from_file(BTF_PATH).map_err(|e| format!("{BTF_PATH}: {e}"))?;
-        let skc_net = member_offset(&btf, "sock_common", "skc_net")?;
-        let ns = member_offset(&btf, "net", "ns")?;
-        let inum = member_offset(&btf, "ns_common", "inum")?;
-        Ok(Self {
-            skc_net,
-            net_inum: ns + inum,
-        })
+/// Struct offsets from the running kernel's BTF, so the programs never rely on a layout
+/// frozen at build time (aya emits no CO-RE relocations for Rust programs). The second
+/// value names every offset that could not be found; the programs do without those.
+pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
+    let btf = btf_rs::Btf::from_file(BTF_PATH).map_err(|e| format!("{BTF_PATH}: {e}"))?;
+    let mut missing = Vec::new();
+    let mut get = |st: &str, member: &str| match member_offset(&btf, st, member) {
+        Ok(o) => o,
+        Err(e) => {
+            missing.push(e);
+            OFFSET_UNKNOWN
+        }
+    };
+    let add = |a: u32, b: u32| {
+        if a == OFFSET_UNKNOWN || b == OFFSET_UNKNOWN {
+            OFFSET_UNKNOWN
+        } else {
+            a + b
+        }
+    };
+    let net_ns = get("net", "ns");
+    let ns_inum = get("ns_common", "inum");
+    let socket_in_alloc = get("socket_alloc", "socket");
+    let inode_in_alloc = get("socket_alloc", "vfs_inode");
+    let mut o = KernelOffsets {
+        skc_net: get("sock_common", "skc_net"),
+        net_inum: add(net_ns, ns_inum),
+        skc_cookie: get("sock_common", "skc_cookie"),
+        sk_socket: get("sock", "sk_socket"),
+        socket_sk: get("socket", "sk"),
+        socket_to_inode: match (socket_in_alloc, inode_in_alloc) {
+            (s, i) if s != OFFSET_UNKNOWN && i != OFFSET_UNKNOWN && i >= s => i - s,
+            _ => OFFSET_UNKNOWN,
+        },
+        inode_ino: get("inode", "i_ino"),
+        inode_mode: get("inode", "i_mode"),
+        task_group_leader: get("task_struct", "group_leader"),
+        task_comm: get("task_struct", "comm"),
+        task_start_boottime: get("task_struct", "start_boottime"),
+        task_files: get("task_struct", "files"),
+        files_fdt: get("files_struct", "fdt"),
+        fdt_fd: get("fdtable", "fd"),
+        fdt_max_fds: get("fdtable", "max_fds"),
+        file_private_data: get("file", "private_data"),
+        file_inode: get("file", "f_inode"),
+        file_count: OFFSET_UNKNOWN,
+        file_count_zero_based: 0,
+    };
+    // 6.13 replaced `atomic_long_t f_count` with `file_ref_t f_ref`, which reads 0 for
+    // one reference.
+    match member_offset(&btf, "file", "f_ref") {
+        Ok(off) => {
+            o.file_count = off;
+            o.file_count_zero_based = 1;
+        }
+        Err(_) => o.file_count = get("file", "f_count"),
     }
+    Ok((o, missing))
 }
 
 /// Byte offset of `member` in `struct name`, looking through anonymous structs and
@@ -229,6 +270,7 @@ pub struct StateProbe {
     lost: PerCpuArray<MapData, u64>,
     _ebpf: Ebpf,
     pub method: AttachMethod,
+    /// The offsets, when the ones the netns tag needs were found.
     pub offsets: Option<KernelOffsets>,
     /// Why `offsets` is None, if it is.
     pub offsets_error: Option<String>,
@@ -236,38 +278,16 @@ pub struct StateProbe {
 
 impl StateProbe {
     pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
-        if OBJECT.is_empty() {
-            return Err(LoadError::NoObject);
-        }
-        // SAFETY: geteuid has no preconditions.
-        let euid = unsafe { libc::geteuid() };
-        if euid != 0 {
-            return Err(LoadError::NotPrivileged { euid });
-        }
-        let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
-        if !tracefs_mounted() && !mount_tracefs() {
-            return Err(LoadError::NoTracefs);
-        }
-        let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
-            path: format_path.clone(),
-            source,
-        })?;
-        check_format(&format).map_err(LoadError::FormatMismatch)?;
-
-        let (offsets, offsets_error) = match KernelOffsets::from_running_kernel() {
-            Ok(o) => (Some(o), None),
-            Err(e) => (None, Some(e)),
+        require_privilege()?;
+        check_tracefs()?;
+        let (all, offsets, offsets_error) = match resolve_offsets() {
+            Ok((o, _)) if o.skc_net != OFFSET_UNKNOWN && o.net_inum != OFFSET_UNKNOWN => {
+                (o, Some(o), None)
+            }
+            Ok((o, missing)) => (o, None, Some(missing.join("; "))),
+            Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
         };
-        let skc_net = offsets.map_or(OFFSET_UNKNOWN, |o| o.skc_net);
-        let net_inum = offsets.map_or(OFFSET_UNKNOWN, |o| o.net_inum);
-        let mut loader = EbpfLoader::new();
-        loader
-            .override_global(GLOBAL_SKC_NET_OFFSET, &skc_net, true)
-            .override_global(GLOBAL_NET_INUM_OFFSET, &net_inum, true);
-        if let Some(bytes) = opts.ring_bytes {
-            loader.map_max_entries(MAP_EVENTS, bytes);
-        }
-        let mut ebpf = loader.load(OBJECT)?;
+        let mut ebpf = load_object(&all, true, opts.ring_bytes)?;
 
         let prog: &mut TracePoint = ebpf
             .program_mut(PROG_INET_SOCK_SET_STATE)
@@ -350,6 +370,50 @@ impl StateProbe {
             read_failed: slot(LOST_READ_FAILED)?,
         })
     }
+}
+
+/// Loads the object with its load-time globals set. Programs are loaded one by one by
+/// the caller (a `--watch` needs one, the agent all of them).
+pub(crate) fn load_object(
+    offsets: &KernelOffsets,
+    emit_events: bool,
+    ring_bytes: Option<u32>,
+) -> Result<Ebpf, LoadError> {
+    let emit = u32::from(emit_events);
+    let mut loader = EbpfLoader::new();
+    loader
+        .override_global(GLOBAL_OFFSETS, offsets, true)
+        .override_global(GLOBAL_EMIT_EVENTS, &emit, true);
+    if let Some(bytes) = ring_bytes {
+        loader.map_max_entries(MAP_EVENTS, bytes);
+    }
+    Ok(loader.load(OBJECT)?)
+}
+
+/// Root is needed to load programs; says so with the uid otherwise.
+pub(crate) fn require_privilege() -> Result<(), LoadError> {
+    if OBJECT.is_empty() {
+        return Err(LoadError::NoObject);
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Err(LoadError::NotPrivileged { euid });
+    }
+    Ok(())
+}
+
+/// Mounts tracefs if needed and checks the state tracepoint's record layout.
+pub(crate) fn check_tracefs() -> Result<(), LoadError> {
+    let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
+    if !tracefs_mounted() && !mount_tracefs() {
+        return Err(LoadError::NoTracefs);
+    }
+    let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
+        path: format_path.clone(),
+        source,
+    })?;
+    check_format(&format).map_err(LoadError::FormatMismatch)
 }
 
 fn tracefs_mounted() -> bool {
@@ -440,3 +504,5 @@ format:
         );
     }
 }
+
+pub mod owners;

@@ -1,4 +1,5 @@
 //! netstat: sources → one model → renderers.
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod ebpf;
@@ -12,4 +13,5 @@ pub mod render;
 pub mod route;
 pub mod source;
 pub mod stats;
+pub mod stop;
 pub mod watch;

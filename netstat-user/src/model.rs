@@ -46,6 +46,9 @@ pub struct InetSocket {
     pub uid: u32,
     /// 0 for sockets with no `struct socket` (TIME_WAIT, orphans, unaccepted).
     pub inode: u64,
+    /// Socket cookie (sock_diag's `idiag_cookie`, `SO_COOKIE`); 0 when read from /proc,
+    /// which does not print it. The agent's owner map is keyed by it.
+    pub cookie: u64,
     pub timer: Timer,
 }
 

@@ -6,7 +6,6 @@
 use std::{
     io::{self, Write},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
@@ -16,12 +15,6 @@ use crate::{
     ebpf::{ProbeOptions, StateProbe},
     names::ntop6,
 };
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
 
 /// Kernel state names as ss and the bcc tools print them.
 pub fn state_name(n: u8) -> &'static str {
@@ -66,12 +59,7 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
             return Ok(1);
         }
     };
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
+    crate::stop::install();
     writeln!(
         err,
         "netstat: watching TCP state changes ({}); ready",
@@ -82,7 +70,7 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
     }
     let mut lost_reported = crate::ebpf::Lost::default();
     let mut undecodable_total = 0;
-    while !STOP.load(Ordering::Relaxed) {
+    while !crate::stop::requested() {
         let (events, undecodable) = probe.poll(Duration::from_millis(250))?;
         for e in &events {
             writeln!(out, "{}", format_event(e))?;

@@ -450,6 +450,7 @@ mod tests {
             tx_queue: 0,
             uid: 0,
             inode: 0,
+            cookie: 0,
             timer: Timer::default(),
         }
     }

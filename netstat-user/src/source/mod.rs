@@ -1,4 +1,5 @@
 //! Sources: where socket data comes from. Sources never print.
+pub mod agent;
 pub mod conntrack;
 pub mod netlink;
 pub mod procfd;

@@ -344,6 +344,7 @@ fn convert(req: &DumpRequest, payload: &[u8]) -> Result<(InetSocket, bool), Netl
     let wqueue = ne_u32(h, 60);
     let uid = ne_u32(h, 64);
     let inode = ne_u32(h, 68);
+    let cookie = u64::from(ne_u32(h, 44)) | u64::from(ne_u32(h, 48)) << 32;
 
     let is_tcp = req.proto == InetProto::Tcp;
     // inet_req_diag_fill() reports request socks as SYN_RECV already; map
@@ -386,6 +387,7 @@ fn convert(req: &DumpRequest, payload: &[u8]) -> Result<(InetSocket, bool), Netl
         tx_queue: u64::from(tx_queue),
         uid,
         inode: u64::from(inode),
+        cookie,
         timer,
     };
     Ok((row, is_request_sock))
@@ -519,7 +521,8 @@ mod tests {
             b.extend(self.src);
             b.extend(self.dst);
             b.extend(0u32.to_ne_bytes()); // idiag_if
-            b.extend([0xff; 8]); // idiag_cookie
+            b.extend(2u32.to_ne_bytes()); // idiag_cookie, low half
+            b.extend(1u32.to_ne_bytes()); // high half
             for v in [self.expires, self.rqueue, self.wqueue, self.uid, self.inode] {
                 b.extend(v.to_ne_bytes());
             }
@@ -609,6 +612,7 @@ mod tests {
                 tx_queue: 7,
                 uid: 1000,
                 inode: 0xdead_beef,
+                cookie: 0x1_0000_0002,
                 timer: Timer::default(),
             }
         );

@@ -195,6 +195,7 @@ pub fn parse_inet_line(line: &str, proto: InetProto) -> Option<InetSocket> {
         tx_queue: tx,
         uid,
         inode,
+        cookie: 0,
         timer: Timer {
             kind: tr as u8,
             when_ticks: when,

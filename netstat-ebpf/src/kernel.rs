@@ -1,0 +1,173 @@
+//! Reads of kernel structs at offsets the user side took from the running kernel's BTF
+//! (netstat-common's `KernelOffsets`). Every read is a `bpf_probe_read_kernel`, so a
+//! wrong or unknown offset yields "unknown", never a fault.
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
+    },
+    macros::map,
+    maps::PerCpuArray,
+};
+use netstat_common::{KernelOffsets, OFFSET_UNKNOWN, Owner, STAT_READ_FAILED};
+
+use crate::count;
+
+/// Set at load time (see netstat-common).
+#[unsafe(no_mangle)]
+static OFFSETS: KernelOffsets = KernelOffsets::UNKNOWN;
+
+/// One slot per CPU to turn a context or socket pointer into a plain number: the
+/// verifier forbids arithmetic on PTR_TO_CTX / PTR_TO_SOCKET, and a value read back
+/// from a map is a scalar it lets us add offsets to.
+#[map(name = "LAUNDER")]
+static LAUNDER: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// The offsets, read so the compiler cannot fold the load-time values.
+#[inline(always)]
+pub fn offsets() -> KernelOffsets {
+    // SAFETY: a plain read of a global that lives for the program's lifetime.
+    unsafe { core::ptr::read_volatile(&OFFSETS) }
+}
+
+/// `ptr` as a scalar the verifier lets us do arithmetic on; 0 if the slot is missing.
+#[inline(always)]
+pub fn launder<T>(ptr: *const T) -> u64 {
+    match LAUNDER.get_ptr_mut(0) {
+        // SAFETY: the per-CPU slot belongs to this program run.
+        Some(slot) => unsafe {
+            core::ptr::write_volatile(slot, ptr as u64);
+            core::ptr::read_volatile(slot)
+        },
+        None => 0,
+    }
+}
+
+/// `*(T *)(base + off)`, or `None` when the offset is unknown, the base is NULL or the
+/// read fails (counted).
+#[inline(always)]
+pub fn read<T>(base: u64, off: u32) -> Option<T> {
+    if base == 0 || off == OFFSET_UNKNOWN {
+        return None;
+    }
+    // SAFETY: probe_read copes with any address; failure is an Err.
+    match unsafe { bpf_probe_read_kernel((base + off as u64) as *const T) } {
+        Ok(v) => Some(v),
+        Err(_) => {
+            count(STAT_READ_FAILED);
+            None
+        }
+    }
+}
+
+/// `sk->__sk_common.skc_net.net->ns.inum`; 0 if unknown.
+#[inline(always)]
+pub fn sock_netns(sk: u64) -> u32 {
+    let o = offsets();
+    match read::<u64>(sk, o.skc_net) {
+        Some(net) => read::<u32>(net, o.net_inum).unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// `sk->__sk_common.skc_cookie`: 0 while nobody has asked for it (cookies are lazy).
+#[inline(always)]
+pub fn sock_cookie(sk: u64) -> u64 {
+    read::<u64>(sk, offsets().skc_cookie).unwrap_or(0)
+}
+
+/// Inode number of the `struct socket` that `sk` hangs from (`socket:[N]`); 0 if none.
+#[inline(always)]
+pub fn sock_inode(sk: u64) -> u64 {
+    let o = offsets();
+    let Some(socket) = read::<u64>(sk, o.sk_socket) else {
+        return 0;
+    };
+    if socket == 0 || o.socket_to_inode == OFFSET_UNKNOWN {
+        return 0;
+    }
+    read::<u64>(socket + o.socket_to_inode as u64, o.inode_ino).unwrap_or(0)
+}
+
+/// The `struct file *` behind descriptor `fd` of the current task, 0 if none.
+#[inline(always)]
+pub fn current_file(fd: u64) -> u64 {
+    let o = offsets();
+    // SAFETY: no preconditions.
+    let task = unsafe { bpf_get_current_task() };
+    let Some(files) = read::<u64>(task, o.task_files) else {
+        return 0;
+    };
+    let Some(fdt) = read::<u64>(files, o.files_fdt) else {
+        return 0;
+    };
+    let Some(max) = read::<u32>(fdt, o.fdt_max_fds) else {
+        return 0;
+    };
+    if fd >= max as u64 {
+        return 0;
+    }
+    let Some(fds) = read::<u64>(fdt, o.fdt_fd) else {
+        return 0;
+    };
+    if fds == 0 {
+        return 0;
+    }
+    // SAFETY: bounded by max_fds above; probe_read copes with a stale table.
+    unsafe { bpf_probe_read_kernel((fds + fd * 8) as *const u64) }.unwrap_or(0)
+}
+
+/// `S_IFSOCK`: the file is a socket.
+const S_IFMT: u16 = 0o170000;
+const S_IFSOCK: u16 = 0o140000;
+
+/// The socket file's `struct sock *` and inode number; `None` if `file` is not a socket.
+#[inline(always)]
+pub fn file_sock(file: u64) -> Option<(u64, u64)> {
+    let o = offsets();
+    let inode = read::<u64>(file, o.file_inode)?;
+    let mode = read::<u16>(inode, o.inode_mode)?;
+    if mode & S_IFMT != S_IFSOCK {
+        return None;
+    }
+    let socket = read::<u64>(file, o.file_private_data)?;
+    let sk = read::<u64>(socket, o.socket_sk)?;
+    (sk != 0).then(|| (sk, read::<u64>(inode, o.inode_ino).unwrap_or(0)))
+}
+
+/// References held on a file (descriptors in any process, in-flight SCM_RIGHTS…).
+#[inline(always)]
+pub fn file_refs(file: u64) -> i64 {
+    let o = offsets();
+    read::<i64>(file, o.file_count).map_or(0, |n| n + o.file_count_zero_based as i64)
+}
+
+/// The current process, as an owner learnt by `how`.
+#[inline(always)]
+pub fn current_owner(how: u8) -> Owner {
+    let o = offsets();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: helpers without preconditions.
+    let (uid_gid, task, cgroup_id) = unsafe {
+        (
+            bpf_get_current_uid_gid(),
+            bpf_get_current_task(),
+            bpf_get_current_cgroup_id(),
+        )
+    };
+    let leader = read::<u64>(task, o.task_group_leader).unwrap_or(task);
+    // The process name is the thread-group leader's comm, not this thread's.
+    let comm = read::<[u8; 16]>(leader, o.task_comm)
+        .or_else(|| bpf_get_current_comm().ok())
+        .unwrap_or([0; 16]);
+    Owner {
+        start_ns: read::<u64>(leader, o.task_start_boottime).unwrap_or(0),
+        cgroup_id,
+        tgid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        uid: uid_gid as u32,
+        how,
+        _pad: [0; 3],
+        comm,
+    }
+}

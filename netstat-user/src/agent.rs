@@ -1,0 +1,513 @@
+//! `netstat --agent`: keeps the kernel's socket-owner map and answers one-shot queries.
+//!
+//! Start-up: load and attach the owner programs (from then on every new socket, connect,
+//! accept, send and close is seen), then seed the sockets that existed before: a
+//! sock_diag dump of every network namespace joined by inode with a `/proc/PID/fd` walk.
+//! Seeded records never overwrite what the programs learnt meanwhile (insert-if-absent),
+//! and a second dump drops seeded records of sockets that closed during the seed, so a
+//! racing close leaves no stale owner. Then `ready` on stderr (and `READY=1` to systemd).
+//!
+//! Queries arrive on a unix socket on the root filesystem ([`socket_path`]): one-shot
+//! `netstat -p` finds it from any network namespace, including under `ip netns exec`,
+//! which hides bpffs. The socket is mode 0600 and the agent also checks the caller's
+//! uid (SO_PEERCRED): owners of other users' processes are for root only. An answer is
+//! the map's records of the caller's namespace with labels made here, where /proc is
+//! fully readable: net-tools' `PID/argv0` for a live owner (same PID *and* start time),
+//! `PID/comm*` for one that has exited.
+//!
+//! Std threads and blocking calls rather than tokio: the agent serves one query at a
+//! time from one thread, and a query is a batch map read plus a write.
+pub mod proto;
+pub mod seed;
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{self, Read, Write},
+    os::{
+        fd::AsRawFd,
+        unix::{
+            fs::{DirBuilderExt, PermissionsExt},
+            net::{UnixListener, UnixStream},
+        },
+    },
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use netstat_common::{
+    AF_INET, AF_INET6, ListenKey, Owner, SockKey, SockRecord, TcpState, flags, how,
+};
+
+use crate::{
+    cli::Options,
+    ebpf::owners::OwnerProbe,
+    model::{Family, InetProto, InetSocket},
+    source::procfd::{ProgramMap, format_label},
+};
+use proto::{AgentRow, Liveness};
+
+/// Where the agent listens unless `NETSTAT_AGENT_SOCKET` says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/netstat-ebpf/agent.sock";
+/// Environment variable overriding [`DEFAULT_SOCKET`] (tests, several agents).
+pub const SOCKET_ENV: &str = "NETSTAT_AGENT_SOCKET";
+/// A TIME_WAIT socket lives 60 s (`TCP_TIMEWAIT_LEN`, fixed in Linux); its record is
+/// dropped a little after.
+const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
+const GC_EVERY: Duration = Duration::from_secs(5);
+
+pub fn socket_path() -> PathBuf {
+    match std::env::var_os(SOCKET_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_SOCKET),
+    }
+}
+
+/// CLOCK_BOOTTIME in ns: the clock of the records' times and of process start times.
+pub fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        writeln!(err, "netstat: --agent must run as root")?;
+        return Ok(1);
+    }
+    let path = socket_path();
+    let listener = match bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "netstat: --agent: {}: {e}", path.display())?;
+            return Ok(1);
+        }
+    };
+    let _remove = RemoveOnDrop(path.clone());
+    crate::stop::install();
+    let mut probe = match OwnerProbe::load() {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "netstat: --agent: {e}")?;
+            return Ok(1);
+        }
+    };
+    if o.verbose > 0 {
+        writeln!(
+            err,
+            "netstat: agent: attached {}",
+            probe.attached.join(", ")
+        )?;
+        for m in &probe.offsets_missing {
+            writeln!(
+                err,
+                "netstat: agent: not available in this kernel's BTF: {m}"
+            )?;
+        }
+    }
+    let root = Path::new("/");
+    let seeded = seed(&mut probe, root, err)?;
+    let tracked = probe.dump().map(|d| d.len()).unwrap_or(0);
+    writeln!(
+        err,
+        "netstat: agent ready: {tracked} sockets tracked ({} seeded from {} network namespaces), \
+         queries on {}",
+        seeded.inserted,
+        seeded.namespaces,
+        path.display()
+    )?;
+    notify_systemd(&format!("READY=1\nSTATUS=tracking {tracked} sockets"));
+
+    let mut last_gc = Instant::now();
+    let mut reported = probe.stats().unwrap_or_default();
+    while !crate::stop::requested() {
+        if wait_readable(listener.as_raw_fd(), Duration::from_millis(500)) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(e) = serve(&probe, stream)
+                        && o.verbose > 0
+                    {
+                        writeln!(err, "netstat: agent: query failed: {e}")?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => writeln!(err, "netstat: agent: accept: {e}")?,
+            }
+        }
+        if last_gc.elapsed() >= GC_EVERY {
+            last_gc = Instant::now();
+            gc(&mut probe);
+            // Losses are said when they happen, not only at the end.
+            if let Ok(now) = probe.stats() {
+                if now.owners_full > reported.owners_full {
+                    writeln!(
+                        err,
+                        "netstat: agent: owner map full: {} sockets not tracked so far",
+                        now.owners_full
+                    )?;
+                }
+                reported = now;
+            }
+        }
+    }
+    writeln!(err, "netstat: agent stopped")?;
+    Ok(0)
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Binds the query socket, replacing a stale one but never a live agent's.
+fn bind(path: &Path) -> io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another agent answers there",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    // Created with the process umask, then narrowed before anyone can use it: the
+    // listen backlog only fills after bind, and connect needs write permission.
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+fn wait_readable(fd: i32, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+    rc > 0 && pfd.revents & libc::POLLIN != 0
+}
+
+/// `sd_notify(3)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
+fn notify_systemd(state: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str());
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name),
+        None => std::os::unix::net::SocketAddr::from_pathname(Path::new(&target)),
+    };
+    if let Ok(addr) = addr {
+        let _ = sock.send_to_addr(state.as_bytes(), &addr);
+    }
+}
+
+struct Seeded {
+    inserted: usize,
+    namespaces: usize,
+}
+
+fn ipproto(p: InetProto) -> u16 {
+    match p {
+        InetProto::Tcp => 6,
+        InetProto::Udp => 17,
+        InetProto::UdpLite => 136,
+        InetProto::Raw => 255,
+        InetProto::Sctp => 132,
+    }
+}
+
+fn addr16(a: std::net::IpAddr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match a {
+        std::net::IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
+        std::net::IpAddr::V6(v6) => b = v6.octets(),
+    }
+    b
+}
+
+/// The record the seed writes for a socket found in a dump and held by `owner`.
+pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
+    SockRecord {
+        owner,
+        created_ns: now,
+        changed_ns: now,
+        inode: s.inode,
+        family: match s.family {
+            Family::Inet => AF_INET,
+            Family::Inet6 => AF_INET6,
+        },
+        protocol: ipproto(s.proto),
+        sport: s.local_port,
+        dport: s.remote_port,
+        state: s.state,
+        flags: flags::SEEDED,
+        saddr: addr16(s.local),
+        daddr: addr16(s.remote),
+        ..SockRecord::default()
+    }
+}
+
+/// Seeds owners of the sockets that existed before the programs were attached.
+fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<Seeded> {
+    let (namespaces, errors) = seed::dump_all(root);
+    for e in &errors {
+        writeln!(err, "netstat: agent: seed: {e}")?;
+    }
+    let proc_root = root.join("proc");
+    let (programs, _) = ProgramMap::scan(&proc_root);
+    let hz = seed::clock_ticks();
+    let now = boottime_ns();
+    let mut facts: HashMap<u32, Option<Owner>> = HashMap::new();
+    let mut inserted = 0;
+    for (netns, rows) in &namespaces {
+        for s in rows {
+            if s.inode == 0 || s.cookie == 0 {
+                continue;
+            }
+            let Some(pid) = programs.pid(s.inode) else {
+                continue;
+            };
+            let owner = *facts.entry(pid).or_insert_with(|| {
+                seed::proc_facts(&proc_root, pid).map(|f| Owner {
+                    start_ns: seed::ticks_to_ns(f.start_ticks, hz),
+                    tgid: pid,
+                    tid: pid,
+                    uid: f.uid,
+                    how: how::SEED,
+                    comm: f.comm,
+                    ..Owner::default()
+                })
+            });
+            let Some(owner) = owner else { continue };
+            let rec = seed_record(s, owner, now);
+            let key = SockKey {
+                cookie: s.cookie,
+                netns: *netns,
+                _pad: 0,
+            };
+            if probe.seed(key, &rec)? {
+                inserted += 1;
+            }
+            if s.proto == InetProto::Tcp && s.state == TcpState::Listen as u8 {
+                let lk = ListenKey {
+                    netns: *netns,
+                    port: s.local_port,
+                    family: rec.family,
+                };
+                probe.seed_listener(lk, &owner)?;
+            }
+        }
+    }
+    // Sockets that closed between the dump and the insert: drop their seeded records.
+    let (again, _) = seed::dump_all(root);
+    let live: HashSet<(u32, u64)> = again
+        .iter()
+        .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
+        .collect();
+    for (key, rec) in probe.dump()? {
+        if rec.flags & flags::SEEDED != 0 && !live.contains(&(key.netns, key.cookie)) {
+            probe.remove(&key);
+        }
+    }
+    Ok(Seeded {
+        inserted,
+        namespaces: namespaces.len(),
+    })
+}
+
+/// Drops the records of TIME_WAIT sockets that must have expired.
+fn gc(probe: &mut OwnerProbe) {
+    let Ok(records) = probe.dump() else { return };
+    let now = boottime_ns();
+    for (key, rec) in records {
+        if rec.flags & flags::TIMEWAIT != 0
+            && now.saturating_sub(rec.changed_ns) > TIMEWAIT_KEEP.as_nanos() as u64
+        {
+            probe.remove(&key);
+        }
+    }
+}
+
+/// The uid of the process at the other end of `stream`.
+fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: a ucred-sized buffer and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+fn serve(probe: &OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let netns = proto::read_request(&mut stream as &mut dyn Read)?;
+    if peer_uid(&stream)? != 0 {
+        return stream.write_all(&proto::encode_refusal(
+            "the agent answers root only (it knows other users' processes)",
+        ));
+    }
+    let records = probe.dump()?;
+    let rows = answer(&records, netns, Path::new("/proc"));
+    stream.write_all(&proto::encode_answer(&rows))
+}
+
+/// Labels the records of `netns` (0 = all) for an answer.
+pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -> Vec<AgentRow> {
+    let hz = seed::clock_ticks();
+    let mut labels = Labels {
+        proc_root,
+        hz,
+        cache: HashMap::new(),
+    };
+    let mut rows: Vec<AgentRow> = records
+        .iter()
+        .filter(|(k, _)| netns == 0 || k.netns == netns)
+        .map(|(k, r)| {
+            let (liveness, label) = labels.of(&r.owner);
+            AgentRow {
+                cookie: k.cookie,
+                inode: r.inode,
+                netns: k.netns,
+                pid: r.owner.tgid,
+                tid: r.owner.tid,
+                uid: r.owner.uid,
+                family: r.family,
+                protocol: r.protocol,
+                sport: r.sport,
+                dport: r.dport,
+                state: r.state,
+                flags: r.flags,
+                how: r.owner.how,
+                liveness,
+                saddr: r.saddr,
+                daddr: r.daddr,
+                start_ns: r.owner.start_ns,
+                created_ns: r.created_ns,
+                changed_ns: r.changed_ns,
+                tx_bytes: r.tx_bytes,
+                rx_bytes: r.rx_bytes,
+                cgroup_id: r.owner.cgroup_id,
+                comm: r.owner.comm,
+                label,
+            }
+        })
+        .collect();
+    // A socket still open (not released) whose recorded owner let go of it or exited is
+    // held by someone else: a fork child, an SCM_RIGHTS receiver. Only /proc knows who.
+    let needs_holder = |r: &AgentRow| {
+        r.inode != 0
+            && r.flags & flags::RELEASED == 0
+            && (r.flags & flags::HOLDER_UNKNOWN != 0 || r.liveness != Liveness::Alive)
+    };
+    if rows.iter().any(needs_holder) {
+        let (programs, _) = ProgramMap::scan(proc_root);
+        for r in rows.iter_mut().filter(|r| needs_holder(r)) {
+            if let (Some(pid), Some(label)) = (programs.pid(r.inode), programs.get_bytes(r.inode)) {
+                r.pid = pid;
+                r.tid = pid;
+                r.how = how::RESCAN;
+                r.liveness = Liveness::Alive;
+                r.label = label.to_vec();
+            }
+        }
+    }
+    rows
+}
+
+/// Labels per owner, computed once per answer.
+struct Labels<'a> {
+    proc_root: &'a Path,
+    hz: u64,
+    cache: HashMap<(u32, u64), (Liveness, Vec<u8>)>,
+}
+
+impl Labels<'_> {
+    fn of(&mut self, owner: &Owner) -> (Liveness, Vec<u8>) {
+        if owner.tgid == 0 {
+            return (Liveness::Unknown, Vec::new());
+        }
+        let (proc_root, hz) = (self.proc_root, self.hz);
+        self.cache
+            .entry((owner.tgid, owner.start_ns))
+            .or_insert_with(|| owner_label(proc_root, hz, owner))
+            .clone()
+    }
+}
+
+/// net-tools' label for a live owner; `PID/comm*` for one that exited (or whose PID now
+/// names a later process).
+fn owner_label(proc_root: &Path, hz: u64, owner: &Owner) -> (Liveness, Vec<u8>) {
+    let pid = owner.tgid.to_string();
+    let alive = seed::proc_facts(proc_root, owner.tgid)
+        .is_some_and(|f| f.start_ticks == seed::ns_to_ticks(owner.start_ns, hz));
+    if alive {
+        // What net-tools reads: one read of at most 511 bytes of cmdline.
+        let mut cmdline = [0u8; 511];
+        let n = std::fs::File::open(proc_root.join(&pid).join("cmdline"))
+            .and_then(|mut f| f.read(&mut cmdline))
+            .unwrap_or(0);
+        return (Liveness::Alive, format_label(pid.as_bytes(), &cmdline[..n]));
+    }
+    (Liveness::Exited, exited_label(&pid, &owner.comm))
+}
+
+/// `PID/comm*`, cut so the whole label fits net-tools' 19 bytes.
+pub fn exited_label(pid: &str, comm: &[u8; 16]) -> Vec<u8> {
+    let comm = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
+    let mut label = format_label(pid.as_bytes(), comm);
+    label.truncate(proto::LABEL_MAX - 1);
+    label.push(b'*');
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exited_labels_keep_the_pid_and_mark_the_end() {
+        assert_eq!(
+            exited_label("42", b"python3\0\0\0\0\0\0\0\0\0"),
+            b"42/python3*"
+        );
+        assert_eq!(
+            exited_label("4194304", b"averyverylongcom"),
+            b"4194304/averyveryl*"
+        );
+        assert_eq!(exited_label("7", &[0; 16]), b"7/*");
+    }
+}

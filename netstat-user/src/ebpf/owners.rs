@@ -1,0 +1,323 @@
+//! The socket-owner programs: loaded and attached by the agent, read through batch
+//! lookups of the `OWNERS` map.
+//!
+//! What attaches where (chosen from what these kernels accept: no kprobes, no fentry):
+//! cgroup `sock_create`/`sock_release`/`connect4`/`connect6` and `sock_ops` on the
+//! cgroup v2 root (they then see every process, in every network namespace, with the
+//! real caller as `current`), tracepoints for accept exits, close, send/recv lengths and
+//! state changes.
+use std::{
+    io,
+    os::fd::{AsFd, AsRawFd},
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    Ebpf,
+    maps::{HashMap, IterableMap, MapData, PerCpuArray},
+    programs::{CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint},
+};
+use netstat_common::{
+    ListenKey, MAP_LISTENERS, MAP_OWNERS, MAP_STATS, OFFSET_UNKNOWN, Owner,
+    PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord, progs,
+};
+
+use super::{LoadError, check_tracefs, load_object, require_privilege, resolve_offsets};
+
+/// `bpf_map_update_elem` flag: insert only if absent.
+const BPF_NOEXIST: u64 = 1;
+
+/// The loaded and attached owner programs and their maps.
+pub struct OwnerProbe {
+    owners: HashMap<MapData, SockKey, SockRecord>,
+    listeners: HashMap<MapData, ListenKey, Owner>,
+    stats: PerCpuArray<MapData, u64>,
+    // Holds the programs and their links: dropping it detaches everything.
+    _ebpf: Ebpf,
+    /// Where each program is attached, for `-v` and the ready line.
+    pub attached: Vec<String>,
+    /// Offsets BTF did not give (the programs do without them).
+    pub offsets_missing: Vec<String>,
+}
+
+/// Counters the programs keep (see netstat-common's `STAT_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProbeStats {
+    pub owners_full: u64,
+    pub listeners_full: u64,
+    pub read_failed: u64,
+    pub no_cookie: u64,
+}
+
+impl OwnerProbe {
+    pub fn load() -> Result<Self, LoadError> {
+        require_privilege()?;
+        check_tracefs()?;
+        let (offsets, offsets_missing) = resolve_offsets().map_err(LoadError::Btf)?;
+        // Without these the map has no key.
+        for (name, off) in [
+            ("sock_common.skc_cookie", offsets.skc_cookie),
+            ("sock_common.skc_net", offsets.skc_net),
+            ("net.ns.inum", offsets.net_inum),
+        ] {
+            if off == OFFSET_UNKNOWN {
+                return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
+            }
+        }
+        let mut ebpf = load_object(&offsets, false, None)?;
+        let cgroup_path = cgroup2_mount(&std::fs::read("/proc/mounts").unwrap_or_default())
+            .ok_or(LoadError::NoCgroup2)?;
+        let cgroup = std::fs::File::open(&cgroup_path).map_err(|source| LoadError::Format {
+            path: cgroup_path.display().to_string(),
+            source,
+        })?;
+        let mut attached = Vec::new();
+        let prog_err = |name: &'static str| move |source| LoadError::Program { name, source };
+
+        // Tracepoints first: once sockets are created under watch, their state changes,
+        // accepts and closes must already be seen.
+        for (name, category, event) in [
+            (PROG_INET_SOCK_SET_STATE, "sock", "inet_sock_set_state"),
+            (progs::ACCEPT_EXIT, "syscalls", "sys_exit_accept"),
+            (progs::ACCEPT4_EXIT, "syscalls", "sys_exit_accept4"),
+            (progs::SEND_LENGTH, "sock", "sock_send_length"),
+            (progs::RECV_LENGTH, "sock", "sock_recv_length"),
+            (progs::CLOSE_ENTER, "syscalls", "sys_enter_close"),
+        ] {
+            let p: &mut TracePoint = program(&mut ebpf, name)?;
+            p.load().map_err(prog_err(name))?;
+            p.attach(category, event).map_err(prog_err(name))?;
+            attached.push(format!("tracepoint {category}:{event}"));
+        }
+        // aya attaches through bpf_link where the kernel has it (5.7+), and cgroup links
+        // always coexist with other programs: the kernel refuses the MULTI flag on them.
+        let mode = CgroupAttachMode::Single;
+        let at = cgroup_path.display();
+        {
+            let p: &mut SockOps = program(&mut ebpf, progs::SOCK_OPS)?;
+            p.load().map_err(prog_err(progs::SOCK_OPS))?;
+            p.attach(cgroup.as_fd(), mode)
+                .map_err(prog_err(progs::SOCK_OPS))?;
+            attached.push(format!("sock_ops on {at}"));
+        }
+        for name in [progs::CONNECT4, progs::CONNECT6] {
+            let p: &mut CgroupSockAddr = program(&mut ebpf, name)?;
+            p.load().map_err(prog_err(name))?;
+            p.attach(cgroup.as_fd(), mode).map_err(prog_err(name))?;
+            attached.push(format!("cgroup/{name} on {at}"));
+        }
+        // sock_create last: from here on every new socket gets a record.
+        for name in [progs::SOCK_RELEASE, progs::SOCK_CREATE] {
+            let p: &mut CgroupSock = program(&mut ebpf, name)?;
+            p.load().map_err(prog_err(name))?;
+            p.attach(cgroup.as_fd(), mode).map_err(prog_err(name))?;
+            attached.push(format!("cgroup/{name} on {at}"));
+        }
+
+        let owners =
+            HashMap::try_from(take_map(&mut ebpf, MAP_OWNERS)?).map_err(map_err(MAP_OWNERS))?;
+        let listeners = HashMap::try_from(take_map(&mut ebpf, MAP_LISTENERS)?)
+            .map_err(map_err(MAP_LISTENERS))?;
+        let stats =
+            PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?).map_err(map_err(MAP_STATS))?;
+        Ok(Self {
+            owners,
+            listeners,
+            stats,
+            _ebpf: ebpf,
+            attached,
+            offsets_missing,
+        })
+    }
+
+    /// Every record, read with `BPF_MAP_LOOKUP_BATCH` (a few syscalls for 100k records,
+    /// where aya's iterator makes two per record).
+    pub fn dump(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
+        lookup_batch(self.owners.map().fd().as_fd().as_raw_fd())
+    }
+
+    /// Inserts a record unless the programs already have one for that socket (they saw
+    /// it live, which beats the seed). Returns whether it was inserted.
+    pub fn seed(&mut self, key: SockKey, rec: &SockRecord) -> io::Result<bool> {
+        match self.owners.insert(key, rec, BPF_NOEXIST) {
+            Ok(()) => Ok(true),
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(io::Error::other(format!("{MAP_OWNERS}: {e}"))),
+        }
+    }
+
+    pub fn seed_listener(&mut self, key: ListenKey, owner: &Owner) -> io::Result<()> {
+        match self.listeners.insert(key, owner, BPF_NOEXIST) {
+            Ok(()) => Ok(()),
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(io::Error::other(format!("{MAP_LISTENERS}: {e}"))),
+        }
+    }
+
+    /// Removes a record (absent is fine: the programs may have removed it first).
+    pub fn remove(&mut self, key: &SockKey) {
+        let _ = self.owners.remove(key);
+    }
+
+    pub fn stats(&self) -> io::Result<ProbeStats> {
+        let slot = |i: u32| -> io::Result<u64> {
+            Ok(self
+                .stats
+                .get(&i, 0)
+                .map_err(|e| io::Error::other(format!("{MAP_STATS}: {e}")))?
+                .iter()
+                .sum())
+        };
+        debug_assert_eq!(STAT_SLOTS, 4);
+        Ok(ProbeStats {
+            owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
+            listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
+            read_failed: slot(netstat_common::STAT_READ_FAILED)?,
+            no_cookie: slot(netstat_common::STAT_NO_COOKIE)?,
+        })
+    }
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or(LoadError::Missing(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LoadError> {
+    ebpf.take_map(name).ok_or(LoadError::Missing(name))
+}
+
+fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> LoadError {
+    move |source| LoadError::Map { name, source }
+}
+
+/// The cgroup v2 mount point from `/proc/mounts` text (`/sys/fs/cgroup` on unified
+/// systems, `/sys/fs/cgroup/unified` on hybrid ones like these machines).
+pub fn cgroup2_mount(mounts: &[u8]) -> Option<PathBuf> {
+    mounts.split(|&b| b == b'\n').find_map(|line| {
+        let mut f = line.split(|&b| b == b' ');
+        let (_dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
+        (fstype == b"cgroup2").then(|| unescape_mount(dir))
+    })
+}
+
+/// `/proc/mounts` writes space, tab, newline and backslash as `\NNN` octal.
+fn unescape_mount(s: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let oct = s
+            .get(i + 1..i + 4)
+            .filter(|d| s[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match oct {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(s[i]);
+                i += 1;
+            }
+        }
+    }
+    Path::new(std::ffi::OsStr::from_bytes(&out)).to_path_buf()
+}
+
+/// `BPF_MAP_LOOKUP_BATCH` on a hash map of [`SockKey`] → [`SockRecord`].
+fn lookup_batch(fd: i32) -> io::Result<Vec<(SockKey, SockRecord)>> {
+    /// `union bpf_attr`'s `batch` member (kernel 5.6+).
+    #[repr(C)]
+    #[derive(Default)]
+    struct BatchAttr {
+        in_batch: u64,
+        out_batch: u64,
+        keys: u64,
+        values: u64,
+        count: u32,
+        map_fd: u32,
+        elem_flags: u64,
+        flags: u64,
+    }
+    const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
+    const CHUNK: usize = 8192;
+    let mut keys = vec![SockKey::default(); CHUNK];
+    let mut values = vec![SockRecord::default(); CHUNK];
+    // A hash map's batch position is a bucket number (u32); 8 bytes leave room.
+    let mut token_in = [0u8; 8];
+    let mut token_out = [0u8; 8];
+    let mut out = Vec::new();
+    let mut first = true;
+    loop {
+        let mut attr = BatchAttr {
+            in_batch: if first { 0 } else { token_in.as_ptr() as u64 },
+            out_batch: token_out.as_mut_ptr() as u64,
+            keys: keys.as_mut_ptr() as u64,
+            values: values.as_mut_ptr() as u64,
+            count: CHUNK as u32,
+            map_fd: fd as u32,
+            ..BatchAttr::default()
+        };
+        // SAFETY: attr points at buffers of `count` keys and values that outlive the call;
+        // the size passed is the size of the struct.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_MAP_LOOKUP_BATCH,
+                &mut attr as *mut BatchAttr,
+                std::mem::size_of::<BatchAttr>() as u32,
+            )
+        };
+        let err = (rc < 0).then(io::Error::last_os_error);
+        let n = (attr.count as usize).min(CHUNK);
+        out.extend(keys[..n].iter().copied().zip(values[..n].iter().copied()));
+        match err {
+            None => {}
+            Some(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+            Some(e) => return Err(io::Error::other(format!("{MAP_OWNERS} batch lookup: {e}"))),
+        }
+        token_in = token_out;
+        first = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup2_mount_is_found_on_hybrid_and_unified_layouts() {
+        let hybrid = b"sysfs /sys sysfs rw 0 0\ntmpfs /sys/fs/cgroup tmpfs ro 0 0\n\
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\ncgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n";
+        assert_eq!(
+            cgroup2_mount(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let unified = b"cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n";
+        assert_eq!(
+            cgroup2_mount(unified),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
+        assert_eq!(cgroup2_mount(b"cgroup /x cgroup rw 0 0\n"), None);
+        assert_eq!(cgroup2_mount(b""), None);
+        let spaced = b"none /mnt/my\\040cg cgroup2 rw 0 0\n";
+        assert_eq!(cgroup2_mount(spaced), Some(PathBuf::from("/mnt/my cg")));
+        assert_eq!(
+            cgroup2_mount(b"none /a\\0 cgroup2"),
+            Some(PathBuf::from("/a\\0"))
+        );
+    }
+}
