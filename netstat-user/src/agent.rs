@@ -445,6 +445,31 @@ pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -
             }
         }
     }
+    // Until accept(), a passively opened socket belongs to whoever holds its listener
+    // now (the kernel program copied the owner the listener had when it started).
+    let listeners: HashMap<(u32, u16, u16), usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.protocol == 6 && r.state == TcpState::Listen as u8)
+        .map(|(i, r)| ((r.netns, r.family, r.sport), i))
+        .collect();
+    for i in 0..rows.len() {
+        if rows[i].how != how::LISTENER {
+            continue;
+        }
+        let Some(&l) = listeners.get(&(rows[i].netns, rows[i].family, rows[i].sport)) else {
+            continue;
+        };
+        let listener = rows[l].clone();
+        let r = &mut rows[i];
+        r.pid = listener.pid;
+        r.tid = listener.tid;
+        r.uid = listener.uid;
+        r.start_ns = listener.start_ns;
+        r.comm = listener.comm;
+        r.liveness = listener.liveness;
+        r.label = listener.label;
+    }
     rows
 }
 
