@@ -18,8 +18,8 @@ use aya_ebpf::{
 };
 use netstat_common::{
     AF_INET, AF_INET6, EVENTS_RING_BYTES, IPPROTO_TCP, LOST_READ_FAILED, LOST_RING_FULL,
-    LOST_SLOTS, STAT_NO_COOKIE, STAT_SLOTS, TcpState, TcpStateEvent, how,
-    inet_sock_set_state as tp, syscall_tp,
+    LOST_SLOTS, STAT_NO_COOKIE, STAT_SLOTS, TcpState, TcpStateEvent, inet_sock_set_state as tp,
+    syscall_tp,
 };
 
 #[map(name = "EVENTS")]
@@ -102,7 +102,7 @@ fn connected(ctx: &SockAddrContext) -> i32 {
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     let sk = kernel::launder(sk);
     let k = owners::key(cookie, kernel::sock_netns(sk));
-    owners::held_by_current(&k, how::CONNECT, family, protocol, kernel::sock_inode(sk));
+    owners::connected(&k, family, protocol, kernel::sock_inode(sk));
     ALLOW
 }
 
@@ -135,9 +135,7 @@ fn accepted(ctx: &TracePointContext) -> u32 {
         count(STAT_NO_COOKIE);
         return 0;
     }
-    let k = owners::key(cookie, kernel::sock_netns(sk));
-    // Family and protocol are only needed if sock_ops missed the child (map full).
-    owners::held_by_current(&k, how::ACCEPT, 0, IPPROTO_TCP, inode);
+    owners::accepted(&owners::key(cookie, kernel::sock_netns(sk)), inode);
     0
 }
 

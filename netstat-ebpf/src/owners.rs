@@ -72,29 +72,41 @@ pub fn created(k: &SockKey, family: u16, protocol: u16, state: u8, inode: u64) {
     insert(k, &rec, 0);
 }
 
-/// connect(), accept(), send or receive by the current process: it holds the socket.
-/// `inode` is filled in when the caller knows it and the record does not.
+/// connect() by the current process: it holds the socket. Sockets made before the
+/// agent get their first record here.
 #[inline(always)]
-pub fn held_by_current(k: &SockKey, learnt: u8, family: u16, protocol: u16, inode: u64) {
-    match OWNERS.get_ptr_mut(k) {
-        Some(rec) => {
-            // SAFETY: a live map value; concurrent writers only ever store whole owners.
-            let rec = unsafe { &mut *rec };
-            let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-            if rec.owner.tgid != tgid || learnt == how::ACCEPT || learnt == how::CONNECT {
-                rec.owner = kernel::current_owner(learnt);
-            }
-            rec.flags &= !flags::HOLDER_UNKNOWN;
-            if rec.inode == 0 {
-                rec.inode = inode;
-            }
-        }
-        None => insert(
+pub fn connected(k: &SockKey, family: u16, protocol: u16, inode: u64) {
+    if !take_over(k, how::CONNECT, inode) {
+        insert(
             k,
-            &new_record(kernel::current_owner(learnt), family, protocol, inode),
+            &new_record(kernel::current_owner(how::CONNECT), family, protocol, inode),
             BPF_NOEXIST,
-        ),
+        );
     }
+}
+
+/// accept() handed the socket to the current process. Only updates: sock_ops made the
+/// record when the connection was established, and accept() also serves unix sockets,
+/// which must not get records (no inet hook would ever remove them).
+#[inline(always)]
+pub fn accepted(k: &SockKey, inode: u64) {
+    take_over(k, how::ACCEPT, inode);
+}
+
+/// Makes the current process the owner of an existing record; false if there is none.
+#[inline(always)]
+fn take_over(k: &SockKey, learnt: u8, inode: u64) -> bool {
+    let Some(rec) = OWNERS.get_ptr_mut(k) else {
+        return false;
+    };
+    // SAFETY: a live map value; concurrent writers only ever store whole owners.
+    let rec = unsafe { &mut *rec };
+    rec.owner = kernel::current_owner(learnt);
+    rec.flags &= !flags::HOLDER_UNKNOWN;
+    if rec.inode == 0 {
+        rec.inode = inode;
+    }
+    true
 }
 
 /// A passively opened socket just became ESTABLISHED: until accepted, it belongs to the

@@ -12,6 +12,7 @@
 //! `$NETSTAT_BIN` selects the binary under test; by default `<workspace>/target/release/netstat`.
 //! Pointing it at `/usr/bin/netstat` checks the harness itself: every comparison must pass.
 
+pub mod agent;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;

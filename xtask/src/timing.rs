@@ -120,7 +120,7 @@ impl Timing {
 /// `argv` run in namespace `ns` under the C locale. `nsenter --net` rather than
 /// `ip netns exec`: the latter also remounts /sys for each command, a fixed cost that
 /// would blur the ratios.
-fn in_ns(ns: &str, argv: &[&str]) -> Command {
+pub fn in_ns(ns: &str, argv: &[&str]) -> Command {
     let mut cmd = Command::new("nsenter");
     cmd.arg(format!("--net=/var/run/netns/{ns}"))
         .args(argv)
@@ -131,7 +131,22 @@ fn in_ns(ns: &str, argv: &[&str]) -> Command {
 /// One untimed run for the output (which also warms the caches equally for every command
 /// compared), then `runs` timed runs with output discarded. Any failing run is an error.
 pub fn time_command(ns: &str, argv: &[&str], runs: usize) -> Result<Timing> {
-    let out = in_ns(ns, argv)
+    time_command_env(ns, argv, &[], runs)
+}
+
+/// [`time_command`] with `env` (name, value) pairs added to every run's environment.
+pub fn time_command_env(
+    ns: &str,
+    argv: &[&str],
+    env: &[(&str, &str)],
+    runs: usize,
+) -> Result<Timing> {
+    let with_env = || {
+        let mut cmd = in_ns(ns, argv);
+        cmd.envs(env.iter().copied());
+        cmd
+    };
+    let out = with_env()
         .stderr(Stdio::null())
         .output()
         .with_context(|| format!("running {argv:?}"))?;
@@ -141,7 +156,7 @@ pub fn time_command(ns: &str, argv: &[&str], runs: usize) -> Result<Timing> {
     let mut times = Vec::with_capacity(runs.max(1));
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        let status = in_ns(ns, argv)
+        let status = with_env()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
