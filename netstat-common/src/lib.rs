@@ -245,6 +245,13 @@ pub const MAP_STATS: &str = "STATS";
 /// Capacity of [`MAP_OWNERS`]: a socket that does not fit is counted in
 /// [`STAT_OWNERS_FULL`] and shown without an owner, never with a wrong one.
 pub const OWNERS_MAX: u32 = 262_144;
+/// LRU hash map [`SockKey`] → [`SockRecord`]: sockets that closed lately, with their
+/// last record. A listing that saw a socket alive can still name its owner after the
+/// socket is gone (short connections close within milliseconds of the dump); the LRU
+/// forgets the oldest by itself, and forgetting only costs a name, never a wrong one.
+pub const MAP_CLOSED: &str = "CLOSED";
+/// Capacity of [`MAP_CLOSED`].
+pub const CLOSED_MAX: u32 = 65_536;
 /// Capacity of [`MAP_LISTENERS`].
 pub const LISTENERS_MAX: u32 = 16_384;
 
@@ -257,8 +264,11 @@ pub const STAT_READ_FAILED: u32 = 2;
 /// A state change of a socket without a cookie (made before the agent and never
 /// seeded): not tracked.
 pub const STAT_NO_COOKIE: u32 = 3;
+/// Passively opened connections the `sock_ops` program saw established (compare with
+/// `TcpPassiveOpens` in /proc/net/snmp).
+pub const STAT_PASSIVE: u32 = 4;
 /// Number of slots in [`MAP_STATS`].
-pub const STAT_SLOTS: u32 = 4;
+pub const STAT_SLOTS: u32 = 5;
 
 /// How the owner in a record was learnt.
 pub mod how {
@@ -290,6 +300,8 @@ pub mod flags {
     pub const HOLDER_UNKNOWN: u8 = 4;
     /// Put there by the agent's start-up seed, not by a program.
     pub const SEEDED: u8 = 8;
+    /// The socket is gone (a record of [`super::MAP_CLOSED`]).
+    pub const CLOSED: u8 = 16;
 }
 
 /// Key of [`MAP_OWNERS`]: the socket cookie (`SO_COOKIE`, sock_diag's `idiag_cookie`,

@@ -1,13 +1,9 @@
 //! Reads of kernel structs at offsets the user side took from the running kernel's BTF
 //! (netstat-common's `KernelOffsets`). Every read is a `bpf_probe_read_kernel`, so a
 //! wrong or unknown offset yields "unknown", never a fault.
-use aya_ebpf::{
-    helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
-    },
-    macros::map,
-    maps::PerCpuArray,
+use aya_ebpf::helpers::{
+    bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+    bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
 };
 use netstat_common::{KernelOffsets, OFFSET_UNKNOWN, Owner, STAT_READ_FAILED};
 
@@ -17,12 +13,6 @@ use crate::count;
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = KernelOffsets::UNKNOWN;
 
-/// One slot per CPU to turn a context or socket pointer into a plain number: the
-/// verifier forbids arithmetic on PTR_TO_CTX / PTR_TO_SOCKET, and a value read back
-/// from a map is a scalar it lets us add offsets to.
-#[map(name = "LAUNDER")]
-static LAUNDER: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
-
 /// The offsets, read so the compiler cannot fold the load-time values.
 #[inline(always)]
 pub fn offsets() -> KernelOffsets {
@@ -30,17 +20,16 @@ pub fn offsets() -> KernelOffsets {
     unsafe { core::ptr::read_volatile(&OFFSETS) }
 }
 
-/// `ptr` as a scalar the verifier lets us do arithmetic on; 0 if the slot is missing.
+/// `ptr` as a scalar the verifier lets us do arithmetic on (it forbids arithmetic on
+/// PTR_TO_CTX / PTR_TO_SOCKET): the pointer is spilled to this program's stack and read
+/// back with probe_read, which yields a plain number. Not through a per-CPU map slot:
+/// process-context programs run preemptible, so two of them on one CPU would swap
+/// each other's pointers there.
 #[inline(always)]
 pub fn launder<T>(ptr: *const T) -> u64 {
-    match LAUNDER.get_ptr_mut(0) {
-        // SAFETY: the per-CPU slot belongs to this program run.
-        Some(slot) => unsafe {
-            core::ptr::write_volatile(slot, ptr as u64);
-            core::ptr::read_volatile(slot)
-        },
-        None => 0,
-    }
+    let spilled: *const T = ptr;
+    // SAFETY: reads 8 bytes of our own stack.
+    unsafe { bpf_probe_read_kernel(&spilled as *const *const T as *const u64) }.unwrap_or(0)
 }
 
 /// `*(T *)(base + off)`, or `None` when the offset is unknown, the base is NULL or the

@@ -219,6 +219,7 @@ pub fn sock_ops(ctx: SockOpsContext) -> u32 {
     if ctx.op() != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB {
         return ALLOW as u32;
     }
+    count(netstat_common::STAT_PASSIVE);
     // SAFETY: the helper accepts this program's context.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     // SAFETY: `sk` is set for every established callback.
@@ -283,7 +284,11 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     };
     let cookie = kernel::sock_cookie(ev.skaddr);
     if cookie == 0 {
-        count(STAT_NO_COOKIE);
+        // A passively opened child's first change (LISTEN -> SYN_RECV) always comes before
+        // sock_ops gives it a cookie: expected, not worth counting.
+        if ev.oldstate != TcpState::Listen as u8 {
+            count(STAT_NO_COOKIE);
+        }
     } else {
         owners::state_changed(
             &owners::key(cookie, ev.netns),

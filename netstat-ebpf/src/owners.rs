@@ -1,10 +1,14 @@
 //! The socket-owner map: who holds each Internet socket, learnt only in the process
 //! context of that process (socket, connect, accept, send/recv), never from `current`
 //! in a state change (that runs in softirq or as the peer).
-use aya_ebpf::{helpers::bpf_ktime_get_boot_ns, macros::map, maps::HashMap};
+use aya_ebpf::{
+    helpers::bpf_ktime_get_boot_ns,
+    macros::map,
+    maps::{HashMap, LruHashMap},
+};
 use netstat_common::{
-    LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL, STAT_OWNERS_FULL, SockKey,
-    SockRecord, TcpState, flags, how,
+    CLOSED_MAX, LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL, STAT_OWNERS_FULL,
+    SockKey, SockRecord, TcpState, flags, how,
 };
 
 use crate::{count, kernel};
@@ -17,6 +21,9 @@ const BPF_NOEXIST: u64 = 1;
 #[map(name = "OWNERS")]
 static OWNERS: HashMap<SockKey, SockRecord> =
     HashMap::with_max_entries(OWNERS_MAX, BPF_F_NO_PREALLOC);
+
+#[map(name = "CLOSED")]
+static CLOSED: LruHashMap<SockKey, SockRecord> = LruHashMap::with_max_entries(CLOSED_MAX, 0);
 
 #[map(name = "LISTENERS")]
 static LISTENERS: HashMap<ListenKey, Owner> =
@@ -62,6 +69,18 @@ fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
     {
         count(STAT_OWNERS_FULL);
     }
+}
+
+/// The socket is gone: its record moves to the recently-closed map.
+#[inline(always)]
+fn forget(k: &SockKey, rec: &SockRecord) {
+    let mut last = *rec;
+    last.flags |= flags::CLOSED;
+    last.state = TcpState::Close as u8;
+    last.changed_ns = now();
+    // Full or not, the LRU makes room by itself.
+    let _ = CLOSED.insert(k, &last, 0);
+    let _ = OWNERS.remove(k);
 }
 
 /// socket(): the creator owns it.
@@ -157,14 +176,15 @@ pub fn io(k: &SockKey, sent: bool, bytes: u64) {
 /// The last reference to the socket's file went away.
 #[inline(always)]
 pub fn released(k: &SockKey, protocol: u16, state: u8) {
+    let Some(rec) = OWNERS.get_ptr_mut(k) else {
+        return;
+    };
+    // SAFETY: a live map value.
+    let rec = unsafe { &mut *rec };
+    rec.flags |= flags::RELEASED;
     if protocol != TCP || state == TcpState::Close as u8 {
         // Nothing outlives it: UDP, raw, or a TCP socket that never left CLOSE.
-        let _ = OWNERS.remove(k);
-        return;
-    }
-    if let Some(rec) = OWNERS.get_ptr_mut(k) {
-        // SAFETY: a live map value.
-        unsafe { (*rec).flags |= flags::RELEASED };
+        forget(k, rec);
     }
 }
 
@@ -233,5 +253,5 @@ pub fn state_changed(
         rec.flags |= flags::TIMEWAIT;
         return;
     }
-    let _ = OWNERS.remove(k);
+    forget(k, rec);
 }

@@ -154,7 +154,15 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             }
         }
     }
-    writeln!(err, "netstat: agent stopped")?;
+    match probe.stats() {
+        Ok(st) => writeln!(
+            err,
+            "netstat: agent stopped (sockets not tracked for want of room: {}, listeners: {}, \
+             failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {})",
+            st.owners_full, st.listeners_full, st.read_failed, st.no_cookie, st.passive
+        )?,
+        Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})")?,
+    }
     Ok(0)
 }
 
@@ -277,26 +285,52 @@ fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<
     let hz = seed::clock_ticks();
     let now = boottime_ns();
     let mut facts: HashMap<u32, Option<Owner>> = HashMap::new();
+    let mut owner_of = |inode: u64| -> Option<Owner> {
+        let pid = programs.pid(inode)?;
+        *facts.entry(pid).or_insert_with(|| {
+            seed::proc_facts(&proc_root, pid).map(|f| Owner {
+                start_ns: seed::ticks_to_ns(f.start_ticks, hz),
+                tgid: pid,
+                tid: pid,
+                uid: f.uid,
+                how: how::SEED,
+                comm: f.comm,
+                ..Owner::default()
+            })
+        })
+    };
+    let is_tcp_in =
+        |s: &InetSocket, state: TcpState| s.proto == InetProto::Tcp && s.state == state as u8;
     let mut inserted = 0;
     for (netns, rows) in &namespaces {
+        // Connections waiting in an accept queue have no file yet (inode 0): until
+        // accept() they are their listener's.
+        let mut listeners = HashMap::new();
+        for s in rows.iter().filter(|s| is_tcp_in(s, TcpState::Listen)) {
+            if let Some(owner) = owner_of(s.inode) {
+                listeners.insert((s.family, s.local_port), owner);
+            }
+        }
         for s in rows {
-            if s.inode == 0 || s.cookie == 0 {
+            if s.cookie == 0 {
                 continue;
             }
-            let Some(pid) = programs.pid(s.inode) else {
-                continue;
-            };
-            let owner = *facts.entry(pid).or_insert_with(|| {
-                seed::proc_facts(&proc_root, pid).map(|f| Owner {
-                    start_ns: seed::ticks_to_ns(f.start_ticks, hz),
-                    tgid: pid,
-                    tid: pid,
-                    uid: f.uid,
-                    how: how::SEED,
-                    comm: f.comm,
-                    ..Owner::default()
+            let owner = if s.inode != 0 {
+                owner_of(s.inode)
+            } else if is_tcp_in(s, TcpState::Established)
+                || is_tcp_in(s, TcpState::SynRecv)
+                || is_tcp_in(s, TcpState::CloseWait)
+            {
+                // ESTABLISHED or CLOSE_WAIT without a file is an unaccepted child (an
+                // orphan would have left those states at close()).
+                listeners.get(&(s.family, s.local_port)).map(|o| Owner {
+                    how: how::LISTENER,
+                    ..*o
                 })
-            });
+            } else {
+                // TIME_WAIT or orphaned before the agent: the owner is unknowable now.
+                None
+            };
             let Some(owner) = owner else { continue };
             let rec = seed_record(s, owner, now);
             let key = SockKey {
@@ -380,7 +414,16 @@ fn serve(probe: &OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
             "the agent answers root only (it knows other users' processes)",
         ));
     }
-    let records = probe.dump()?;
+    let mut records = probe.dump()?;
+    // A listing may have seen alive a socket that is gone by now: the recently closed
+    // ones answer for it (the kernel moves each record there when it drops it).
+    let live: HashSet<SockKey> = records.iter().map(|(k, _)| *k).collect();
+    records.extend(
+        probe
+            .dump_closed()?
+            .into_iter()
+            .filter(|(k, _)| !live.contains(k)),
+    );
     let rows = answer(&records, netns, Path::new("/proc"));
     stream.write_all(&proto::encode_answer(&rows))
 }
@@ -430,7 +473,7 @@ pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -
     // held by someone else: a fork child, an SCM_RIGHTS receiver. Only /proc knows who.
     let needs_holder = |r: &AgentRow| {
         r.inode != 0
-            && r.flags & flags::RELEASED == 0
+            && r.flags & (flags::RELEASED | flags::CLOSED) == 0
             && (r.flags & flags::HOLDER_UNKNOWN != 0 || r.liveness != Liveness::Alive)
     };
     if rows.iter().any(needs_holder) {

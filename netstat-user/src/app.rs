@@ -3,11 +3,12 @@
 //! `main` stays tiny; everything here writes to `&mut dyn Write` so a run can be
 //! rendered into a `Vec<u8>`.
 use std::{
-    cell::OnceCell,
+    cell::{Cell, OnceCell, RefCell},
     ffi::OsString,
     io::{self, Write},
     net::IpAddr,
     path::{Path, PathBuf},
+    time::Instant,
 };
 
 use crate::{
@@ -249,7 +250,7 @@ fn sockets_once(
     } else {
         None
     };
-    let inet_prog = |s: &InetSocket| owners.as_ref().and_then(|w| w.inet(s));
+    let inet_prog = |s: &InetSocket, at| owners.as_ref().and_then(|w| w.inet(s, at));
     let prog = |inode: u64| owners.as_ref().and_then(|w| w.by_inode(inode));
 
     if p.tcp || p.sctp || p.udp || p.udplite || p.raw {
@@ -275,9 +276,16 @@ fn sockets_once(
                 proto,
                 name,
                 procnet,
-                &mut |s: &InetSocket, out| {
+                &mut |s: &InetSocket, dumped_at, out| {
                     if table::inet_shown(view, s) {
-                        table::write_inet_row(out, view, names, s, inet_prog(s))?;
+                        let label = inet_prog(s, dumped_at);
+                        table::write_inet_row(
+                            out,
+                            view,
+                            names,
+                            s,
+                            label.as_ref().map(Label::as_bytes),
+                        )?;
                     }
                     Ok(())
                 },
@@ -303,7 +311,8 @@ fn sockets_once(
             Ok(parsed) => {
                 for s in &parsed.rows {
                     if table::unix_shown(view, s) {
-                        table::write_unix_row(out, view, s, prog(s.inode))?;
+                        let label = prog(s.inode);
+                        table::write_unix_row(out, view, s, label.as_ref().map(Label::as_bytes))?;
                     }
                 }
                 report_bogus(out, err, &parsed.bogus)?;
@@ -361,11 +370,51 @@ fn sockets_once(
 
 /// Where the PID/Program name column comes from.
 enum Owners {
-    /// The running agent; rows it does not know (unix sockets, sockets it never saw) fall
-    /// back to a /proc walk made the first time one is met.
-    Agent(AgentOwners, OnceCell<ProgramMap>, PathBuf),
+    Agent(Box<AgentSource>),
     /// net-tools' /proc walk.
     Proc(ProgramMap),
+}
+
+/// The running agent's answer. A row it does not know gets one more chance: sockets born
+/// between the query and the table dump (a busy server's accept queue) are in an answer
+/// asked after the row was read, so such a miss refreshes it (once per batch of rows at
+/// most, and a bounded number of times per run). Rows the agent never saw
+/// (unix sockets, sockets it was not told about) fall back to one /proc walk, made the
+/// first time one is met.
+struct AgentSource {
+    owners: RefCell<AgentOwners>,
+    path: PathBuf,
+    netns: u32,
+    refreshes: Cell<u32>,
+    last_query: Cell<Instant>,
+    walk: OnceCell<ProgramMap>,
+    proc_root: PathBuf,
+}
+
+/// At most this many refreshes per run: a steady churn cannot turn one listing into a
+/// stream of queries.
+const MAX_REFRESHES: u32 = 16;
+
+/// A PID/Program label (net-tools' 19 bytes at most), copied out of its source.
+#[derive(Clone, Copy)]
+struct Label {
+    len: u8,
+    buf: [u8; 19],
+}
+
+impl Label {
+    fn new(b: &[u8]) -> Label {
+        let len = b.len().min(19);
+        let mut buf = [0; 19];
+        buf[..len].copy_from_slice(&b[..len]);
+        Label {
+            len: len as u8,
+            buf,
+        }
+    }
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
 }
 
 impl Owners {
@@ -387,6 +436,7 @@ impl Owners {
             "the agent answers root only".to_string()
         } else {
             let netns = agent_client::own_netns(&proc_root).unwrap_or(0);
+            let asked = Instant::now();
             match agent_client::query(&path, netns) {
                 Ok(found) => {
                     if o.verbose > 0 {
@@ -398,7 +448,15 @@ impl Owners {
                             found.len()
                         )?;
                     }
-                    return Ok(Owners::Agent(found, OnceCell::new(), proc_root));
+                    return Ok(Owners::Agent(Box::new(AgentSource {
+                        owners: RefCell::new(found),
+                        path,
+                        netns,
+                        refreshes: Cell::new(0),
+                        last_query: Cell::new(asked),
+                        walk: OnceCell::new(),
+                        proc_root,
+                    })));
                 }
                 Err(e) => e.to_string(),
             }
@@ -415,22 +473,52 @@ impl Owners {
         Ok(Owners::Proc(map))
     }
 
-    fn inet(&self, s: &InetSocket) -> Option<&[u8]> {
+    fn inet(&self, s: &InetSocket, dumped_at: Instant) -> Option<Label> {
         match self {
-            Owners::Agent(agent, ..) => agent.label(s).or_else(|| self.by_inode(s.inode)),
-            Owners::Proc(map) => map.get_bytes(s.inode),
+            Owners::Agent(agent) => agent.inet(s, dumped_at),
+            Owners::Proc(map) => map.get_bytes(s.inode).map(Label::new),
         }
     }
 
-    fn by_inode(&self, inode: u64) -> Option<&[u8]> {
+    fn by_inode(&self, inode: u64) -> Option<Label> {
         match self {
-            // As root the walk has nothing to say on stderr.
-            Owners::Agent(_, walk, proc_root) if inode != 0 => walk
-                .get_or_init(|| ProgramMap::scan(proc_root).0)
-                .get_bytes(inode),
-            Owners::Agent(..) => None,
-            Owners::Proc(map) => map.get_bytes(inode),
+            Owners::Agent(agent) => agent.by_inode(inode),
+            Owners::Proc(map) => map.get_bytes(inode).map(Label::new),
         }
+    }
+}
+
+impl AgentSource {
+    fn inet(&self, s: &InetSocket, dumped_at: Instant) -> Option<Label> {
+        if let Some(l) = self.owners.borrow().label(s) {
+            return Some(Label::new(l));
+        }
+        // Only an answer started after the row was read can know more about it.
+        if s.cookie != 0
+            && self.refreshes.get() < MAX_REFRESHES
+            && self.last_query.get() < dumped_at
+        {
+            self.refreshes.set(self.refreshes.get() + 1);
+            self.last_query.set(Instant::now());
+            if let Ok(fresh) = agent_client::query(&self.path, self.netns) {
+                *self.owners.borrow_mut() = fresh;
+                if let Some(l) = self.owners.borrow().label(s) {
+                    return Some(Label::new(l));
+                }
+            }
+        }
+        self.by_inode(s.inode)
+    }
+
+    fn by_inode(&self, inode: u64) -> Option<Label> {
+        if inode == 0 {
+            return None;
+        }
+        // As root the walk has nothing to say on stderr.
+        self.walk
+            .get_or_init(|| ProgramMap::scan(&self.proc_root).0)
+            .get_bytes(inode)
+            .map(Label::new)
     }
 }
 
@@ -470,7 +558,8 @@ fn report_bogus(
     Ok(())
 }
 
-type RowFn<'a> = dyn FnMut(&InetSocket, &mut dyn Write) -> io::Result<()> + 'a;
+/// Renders one row; the `Instant` is when the row was read from the kernel.
+type RowFn<'a> = dyn FnMut(&InetSocket, Instant, &mut dyn Write) -> io::Result<()> + 'a;
 
 /// One Internet protocol, IPv4 then IPv6 (net-tools' `INFO_GUTS6`): netlink first,
 /// /proc when the kernel has no diag module for it (raw here) or netlink fails.
@@ -534,10 +623,11 @@ fn inet_table(
                 }
             }
         }
+        let read_at = Instant::now();
         match procnet.inet(proto, family) {
             Ok(parsed) => {
                 for s in &parsed.rows {
-                    row(s, out)?;
+                    row(s, read_at, out)?;
                 }
                 report_bogus(out, err, &parsed.bogus)?;
             }
@@ -578,17 +668,19 @@ fn pipelined_dump(
     row: &mut RowFn<'_>,
     out: &mut dyn Write,
 ) -> io::Result<DumpOutcome> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InetSocket>>(64);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Instant, Vec<InetSocket>)>(64);
     let req = *req;
     std::thread::scope(|scope| {
         // A failed send means the renderer stopped (e.g. a closed pipe): stop dumping.
-        let dumper = scope.spawn(move || netlink::dump_each(&req, |batch| tx.send(batch).is_ok()));
+        let dumper = scope.spawn(move || {
+            netlink::dump_each(&req, |batch| tx.send((Instant::now(), batch)).is_ok())
+        });
         let mut delivered = false;
         let mut rendered: io::Result<()> = Ok(());
-        'batches: for batch in rx {
+        'batches: for (dumped_at, batch) in rx {
             delivered = true;
             for s in &batch {
-                if let Err(e) = row(s, out) {
+                if let Err(e) = row(s, dumped_at, out) {
                     rendered = Err(e);
                     break 'batches;
                 }

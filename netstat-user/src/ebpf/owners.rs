@@ -18,7 +18,7 @@ use aya::{
     programs::{CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint},
 };
 use netstat_common::{
-    ListenKey, MAP_LISTENERS, MAP_OWNERS, MAP_STATS, OFFSET_UNKNOWN, Owner,
+    ListenKey, MAP_CLOSED, MAP_LISTENERS, MAP_OWNERS, MAP_STATS, OFFSET_UNKNOWN, Owner,
     PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord, progs,
 };
 
@@ -30,6 +30,7 @@ const BPF_NOEXIST: u64 = 1;
 /// The loaded and attached owner programs and their maps.
 pub struct OwnerProbe {
     owners: HashMap<MapData, SockKey, SockRecord>,
+    closed: HashMap<MapData, SockKey, SockRecord>,
     listeners: HashMap<MapData, ListenKey, Owner>,
     stats: PerCpuArray<MapData, u64>,
     // Holds the programs and their links: dropping it detaches everything.
@@ -47,6 +48,7 @@ pub struct ProbeStats {
     pub listeners_full: u64,
     pub read_failed: u64,
     pub no_cookie: u64,
+    pub passive: u64,
 }
 
 impl OwnerProbe {
@@ -116,12 +118,15 @@ impl OwnerProbe {
 
         let owners =
             HashMap::try_from(take_map(&mut ebpf, MAP_OWNERS)?).map_err(map_err(MAP_OWNERS))?;
+        let closed =
+            HashMap::try_from(take_map(&mut ebpf, MAP_CLOSED)?).map_err(map_err(MAP_CLOSED))?;
         let listeners = HashMap::try_from(take_map(&mut ebpf, MAP_LISTENERS)?)
             .map_err(map_err(MAP_LISTENERS))?;
         let stats =
             PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?).map_err(map_err(MAP_STATS))?;
         Ok(Self {
             owners,
+            closed,
             listeners,
             stats,
             _ebpf: ebpf,
@@ -133,7 +138,12 @@ impl OwnerProbe {
     /// Every record, read with `BPF_MAP_LOOKUP_BATCH` (a few syscalls for 100k records,
     /// where aya's iterator makes two per record).
     pub fn dump(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
-        lookup_batch(self.owners.map().fd().as_fd().as_raw_fd())
+        lookup_batch(self.owners.map().fd().as_fd().as_raw_fd(), MAP_OWNERS)
+    }
+
+    /// The records of sockets that closed lately (an LRU of them).
+    pub fn dump_closed(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
+        lookup_batch(self.closed.map().fd().as_fd().as_raw_fd(), MAP_CLOSED)
     }
 
     /// Inserts a record unless the programs already have one for that socket (they saw
@@ -176,12 +186,13 @@ impl OwnerProbe {
                 .iter()
                 .sum())
         };
-        debug_assert_eq!(STAT_SLOTS, 4);
+        debug_assert_eq!(STAT_SLOTS, 5);
         Ok(ProbeStats {
             owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
             listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
             read_failed: slot(netstat_common::STAT_READ_FAILED)?,
             no_cookie: slot(netstat_common::STAT_NO_COOKIE)?,
+            passive: slot(netstat_common::STAT_PASSIVE)?,
         })
     }
 }
@@ -237,8 +248,8 @@ fn unescape_mount(s: &[u8]) -> PathBuf {
     Path::new(std::ffi::OsStr::from_bytes(&out)).to_path_buf()
 }
 
-/// `BPF_MAP_LOOKUP_BATCH` on a hash map of [`SockKey`] → [`SockRecord`].
-fn lookup_batch(fd: i32) -> io::Result<Vec<(SockKey, SockRecord)>> {
+/// `BPF_MAP_LOOKUP_BATCH` on a (LRU) hash map of [`SockKey`] → [`SockRecord`].
+fn lookup_batch(fd: i32, name: &str) -> io::Result<Vec<(SockKey, SockRecord)>> {
     /// `union bpf_attr`'s `batch` member (kernel 5.6+).
     #[repr(C)]
     #[derive(Default)]
@@ -287,7 +298,7 @@ fn lookup_batch(fd: i32) -> io::Result<Vec<(SockKey, SockRecord)>> {
         match err {
             None => {}
             Some(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
-            Some(e) => return Err(io::Error::other(format!("{MAP_OWNERS} batch lookup: {e}"))),
+            Some(e) => return Err(io::Error::other(format!("{name} batch lookup: {e}"))),
         }
         token_in = token_out;
         first = false;
