@@ -251,7 +251,7 @@ pub const OWNERS_MAX: u32 = 262_144;
 /// forgets the oldest by itself, and forgetting only costs a name, never a wrong one.
 pub const MAP_CLOSED: &str = "CLOSED";
 /// Capacity of [`MAP_CLOSED`].
-pub const CLOSED_MAX: u32 = 65_536;
+pub const CLOSED_MAX: u32 = 16_384;
 /// Capacity of [`MAP_LISTENERS`].
 pub const LISTENERS_MAX: u32 = 16_384;
 

@@ -44,7 +44,7 @@ use crate::{
     model::{Family, InetProto, InetSocket},
     source::procfd::{ProgramMap, format_label},
 };
-use proto::{AgentRow, Liveness};
+use proto::{Answer, Liveness, OwnerEntry, SockRow};
 
 /// Where the agent listens unless `NETSTAT_AGENT_SOCKET` says otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/netstat-ebpf/agent.sock";
@@ -414,125 +414,117 @@ fn serve(probe: &OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
             "the agent answers root only (it knows other users' processes)",
         ));
     }
-    let mut records = probe.dump()?;
     // A listing may have seen alive a socket that is gone by now: the recently closed
-    // ones answer for it (the kernel moves each record there when it drops it).
-    let live: HashSet<SockKey> = records.iter().map(|(k, _)| *k).collect();
-    records.extend(
-        probe
-            .dump_closed()?
-            .into_iter()
-            .filter(|(k, _)| !live.contains(k)),
-    );
-    let rows = answer(&records, netns, Path::new("/proc"));
-    stream.write_all(&proto::encode_answer(&rows))
+    // ones answer for it (the kernel moves each record there when it drops it). They go
+    // first, so a live record of the same socket replaces them in the client.
+    let mut records = probe.dump_closed()?;
+    records.extend(probe.dump()?);
+    let a = answer(&records, netns, Path::new("/proc"));
+    stream.write_all(&proto::encode_answer(&a))
 }
 
-/// Labels the records of `netns` (0 = all) for an answer.
-pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -> Vec<AgentRow> {
-    let hz = seed::clock_ticks();
+/// The answer for the records of `netns` (0 = all).
+pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -> Answer {
     let mut labels = Labels {
         proc_root,
-        hz,
-        cache: HashMap::new(),
+        hz: seed::clock_ticks(),
+        index: HashMap::new(),
+        owners: Vec::new(),
     };
-    let mut rows: Vec<AgentRow> = records
+    let mut rows: Vec<SockRow> = records
         .iter()
         .filter(|(k, _)| netns == 0 || k.netns == netns)
-        .map(|(k, r)| {
-            let (liveness, label) = labels.of(&r.owner);
-            AgentRow {
-                cookie: k.cookie,
-                inode: r.inode,
-                netns: k.netns,
-                pid: r.owner.tgid,
-                tid: r.owner.tid,
-                uid: r.owner.uid,
-                family: r.family,
-                protocol: r.protocol,
-                sport: r.sport,
-                dport: r.dport,
-                state: r.state,
-                flags: r.flags,
-                how: r.owner.how,
-                liveness,
-                saddr: r.saddr,
-                daddr: r.daddr,
-                start_ns: r.owner.start_ns,
-                created_ns: r.created_ns,
-                changed_ns: r.changed_ns,
-                tx_bytes: r.tx_bytes,
-                rx_bytes: r.rx_bytes,
-                cgroup_id: r.owner.cgroup_id,
-                comm: r.owner.comm,
-                label,
-            }
+        .map(|(k, r)| SockRow {
+            cookie: k.cookie,
+            inode: r.inode,
+            family: r.family,
+            sport: r.sport,
+            dport: r.dport,
+            state: r.state,
+            flags: r.flags,
+            how: r.owner.how,
+            saddr: r.saddr,
+            daddr: r.daddr,
+            owner: labels.of(&r.owner),
         })
         .collect();
     // A socket still open (not released) whose recorded owner let go of it or exited is
     // held by someone else: a fork child, an SCM_RIGHTS receiver. Only /proc knows who.
-    let needs_holder = |r: &AgentRow| {
+    let owners = &labels.owners;
+    let needs_holder = |r: &SockRow| {
         r.inode != 0
             && r.flags & (flags::RELEASED | flags::CLOSED) == 0
-            && (r.flags & flags::HOLDER_UNKNOWN != 0 || r.liveness != Liveness::Alive)
+            && (r.flags & flags::HOLDER_UNKNOWN != 0
+                || owners
+                    .get(r.owner as usize)
+                    .is_none_or(|o| o.liveness != Liveness::Alive))
     };
-    if rows.iter().any(needs_holder) {
+    let stale: Vec<usize> = (0..rows.len())
+        .filter(|&i| needs_holder(&rows[i]))
+        .collect();
+    if !stale.is_empty() {
         let (programs, _) = ProgramMap::scan(proc_root);
-        for r in rows.iter_mut().filter(|r| needs_holder(r)) {
+        for i in stale {
+            let r = &mut rows[i];
             if let (Some(pid), Some(label)) = (programs.pid(r.inode), programs.get_bytes(r.inode)) {
-                r.pid = pid;
-                r.tid = pid;
                 r.how = how::RESCAN;
-                r.liveness = Liveness::Alive;
-                r.label = label.to_vec();
+                r.owner = labels.push(OwnerEntry {
+                    pid,
+                    uid: seed::proc_facts(proc_root, pid).map_or(0, |f| f.uid),
+                    liveness: Liveness::Alive,
+                    label: label.to_vec(),
+                });
             }
         }
     }
     // Until accept(), a passively opened socket belongs to whoever holds its listener
     // now (the kernel program copied the owner the listener had when it started).
-    let listeners: HashMap<(u32, u16, u16), usize> = rows
+    let listeners: HashMap<(u16, u16), u32> = rows
         .iter()
-        .enumerate()
-        .filter(|(_, r)| r.protocol == 6 && r.state == TcpState::Listen as u8)
-        .map(|(i, r)| ((r.netns, r.family, r.sport), i))
+        .filter(|r| r.state == TcpState::Listen as u8 && r.flags & flags::CLOSED == 0)
+        .map(|r| ((r.family, r.sport), r.owner))
         .collect();
-    for i in 0..rows.len() {
-        if rows[i].how != how::LISTENER {
-            continue;
+    for r in rows.iter_mut().filter(|r| r.how == how::LISTENER) {
+        if let Some(&owner) = listeners.get(&(r.family, r.sport)) {
+            r.owner = owner;
         }
-        let Some(&l) = listeners.get(&(rows[i].netns, rows[i].family, rows[i].sport)) else {
-            continue;
-        };
-        let listener = rows[l].clone();
-        let r = &mut rows[i];
-        r.pid = listener.pid;
-        r.tid = listener.tid;
-        r.uid = listener.uid;
-        r.start_ns = listener.start_ns;
-        r.comm = listener.comm;
-        r.liveness = listener.liveness;
-        r.label = listener.label;
     }
-    rows
+    Answer {
+        owners: labels.owners,
+        rows,
+    }
 }
 
-/// Labels per owner, computed once per answer.
+/// One entry per owner process, labelled once per answer.
 struct Labels<'a> {
     proc_root: &'a Path,
     hz: u64,
-    cache: HashMap<(u32, u64), (Liveness, Vec<u8>)>,
+    index: HashMap<(u32, u64), u32>,
+    owners: Vec<OwnerEntry>,
 }
 
 impl Labels<'_> {
-    fn of(&mut self, owner: &Owner) -> (Liveness, Vec<u8>) {
+    fn of(&mut self, owner: &Owner) -> u32 {
         if owner.tgid == 0 {
-            return (Liveness::Unknown, Vec::new());
+            return proto::NO_OWNER;
         }
-        let (proc_root, hz) = (self.proc_root, self.hz);
-        self.cache
-            .entry((owner.tgid, owner.start_ns))
-            .or_insert_with(|| owner_label(proc_root, hz, owner))
-            .clone()
+        if let Some(&i) = self.index.get(&(owner.tgid, owner.start_ns)) {
+            return i;
+        }
+        let (liveness, label) = owner_label(self.proc_root, self.hz, owner);
+        let i = self.push(OwnerEntry {
+            pid: owner.tgid,
+            uid: owner.uid,
+            liveness,
+            label,
+        });
+        self.index.insert((owner.tgid, owner.start_ns), i);
+        i
+    }
+
+    fn push(&mut self, e: OwnerEntry) -> u32 {
+        self.owners.push(e);
+        (self.owners.len() - 1) as u32
     }
 }
 

@@ -325,6 +325,13 @@ fn sockets_once(
         }
     }
 
+    if o.verbose > 0
+        && let Some(Owners::Agent(agent)) = &owners
+    {
+        out.flush()?;
+        writeln!(err, "{}", agent.summary())?;
+    }
+
     // Legacy families: their /proc files do not exist on modern kernels.
     let legacy = [
         (
@@ -375,14 +382,17 @@ enum Owners {
     Proc(ProgramMap),
 }
 
-/// The running agent's answer. A row it does not know gets one more chance: sockets born
-/// between the query and the table dump (a busy server's accept queue) are in an answer
-/// asked after the row was read, so such a miss refreshes it (once per batch of rows at
-/// most, and a bounded number of times per run). Rows the agent never saw
-/// (unix sockets, sockets it was not told about) fall back to one /proc walk, made the
+/// The running agent's answer, read on a thread while the tables are dumped. A row it
+/// does not know gets one more chance: sockets born between the question and the table
+/// dump (a busy server's accept queue) are in an answer asked after the row was read,
+/// so such a miss refreshes it (once per batch of rows at most, and a bounded number of
+/// times per run). Rows the agent never saw (unix sockets, sockets it was not told
+/// about), and every row if the answer fails, fall back to one /proc walk, made the
 /// first time one is met.
 struct AgentSource {
-    owners: RefCell<AgentOwners>,
+    pending: RefCell<Option<agent_client::Pending>>,
+    owners: RefCell<Option<AgentOwners>>,
+    failed: RefCell<Option<String>>,
     path: PathBuf,
     netns: u32,
     refreshes: Cell<u32>,
@@ -437,19 +447,12 @@ impl Owners {
         } else {
             let netns = agent_client::own_netns(&proc_root).unwrap_or(0);
             let asked = Instant::now();
-            match agent_client::query(&path, netns) {
-                Ok(found) => {
-                    if o.verbose > 0 {
-                        out.flush()?;
-                        writeln!(
-                            err,
-                            "netstat: -p: owners from the agent ({}, {} sockets)",
-                            path.display(),
-                            found.len()
-                        )?;
-                    }
+            match agent_client::ask(&path, netns) {
+                Ok(pending) => {
                     return Ok(Owners::Agent(Box::new(AgentSource {
-                        owners: RefCell::new(found),
+                        pending: RefCell::new(Some(pending)),
+                        owners: RefCell::new(None),
+                        failed: RefCell::new(None),
                         path,
                         netns,
                         refreshes: Cell::new(0),
@@ -489,9 +492,44 @@ impl Owners {
 }
 
 impl AgentSource {
+    /// The answer, once it has arrived (`None` if it failed).
+    fn answer(&self) -> std::cell::Ref<'_, Option<AgentOwners>> {
+        if let Some(pending) = self.pending.borrow_mut().take() {
+            match pending.wait() {
+                Ok(found) => *self.owners.borrow_mut() = Some(found),
+                Err(e) => *self.failed.borrow_mut() = Some(e.to_string()),
+            }
+        }
+        self.owners.borrow()
+    }
+
+    fn label(&self, s: &InetSocket) -> Option<Label> {
+        self.answer()
+            .as_ref()
+            .and_then(|a| a.label(s))
+            .map(Label::new)
+    }
+
+    /// What `-v` says at the end of the listing.
+    fn summary(&self) -> String {
+        let _ = self.answer();
+        match (&*self.owners.borrow(), &*self.failed.borrow()) {
+            (Some(found), _) => format!(
+                "netstat: -p: owners from the agent ({}, {} sockets, {} refreshes)",
+                self.path.display(),
+                found.len(),
+                self.refreshes.get()
+            ),
+            (None, why) => format!(
+                "netstat: -p: owners from /proc (the agent's answer failed: {})",
+                why.as_deref().unwrap_or("unknown")
+            ),
+        }
+    }
+
     fn inet(&self, s: &InetSocket, dumped_at: Instant) -> Option<Label> {
-        if let Some(l) = self.owners.borrow().label(s) {
-            return Some(Label::new(l));
+        if let Some(l) = self.label(s) {
+            return Some(l);
         }
         // Only an answer started after the row was read can know more about it.
         if s.cookie != 0
@@ -501,9 +539,9 @@ impl AgentSource {
             self.refreshes.set(self.refreshes.get() + 1);
             self.last_query.set(Instant::now());
             if let Ok(fresh) = agent_client::query(&self.path, self.netns) {
-                *self.owners.borrow_mut() = fresh;
-                if let Some(l) = self.owners.borrow().label(s) {
-                    return Some(Label::new(l));
+                *self.owners.borrow_mut() = Some(fresh);
+                if let Some(l) = self.label(s) {
+                    return Some(l);
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! `-p` from a running agent: one query over its unix socket, joined to the table rows by
 //! socket cookie (sock_diag rows), inode (/proc rows) or, for /proc rows of sockets
-//! without a file (TIME_WAIT, orphans), by 4-tuple.
+//! without a file (TIME_WAIT, orphans), by 4-tuple. Only the cookie index is built up
+//! front; the others are built the first time a row needs them.
 use std::{
+    cell::OnceCell,
     collections::HashMap,
     io,
     os::unix::net::UnixStream,
@@ -10,8 +12,9 @@ use std::{
 };
 
 use crate::{
-    agent::proto::{self, AgentRow, AnswerError},
+    agent::proto::{self, Answer, AnswerError, NO_OWNER},
     model::{Family, InetSocket},
+    source::procfd::IntMap,
 };
 
 /// How long a one-shot waits for the agent before falling back to /proc.
@@ -36,52 +39,66 @@ pub enum QueryError {
 
 type Tuple = (u16, [u8; 16], u16, [u8; 16], u16);
 
-/// The agent's answer, indexed for the join.
+/// The agent's answer, indexed for the join. Each index maps to an owner index.
 #[derive(Debug, Default)]
 pub struct AgentOwners {
-    rows: Vec<AgentRow>,
-    by_cookie: HashMap<u64, u32>,
-    by_inode: HashMap<u64, u32>,
-    by_tuple: HashMap<Tuple, u32>,
+    answer: Answer,
+    by_cookie: IntMap<u32>,
+    by_inode: OnceCell<IntMap<u32>>,
+    by_tuple: OnceCell<HashMap<Tuple, u32>>,
 }
 
 impl AgentOwners {
-    pub fn from_rows(rows: Vec<AgentRow>) -> Self {
-        let mut me = AgentOwners::default();
-        for (i, r) in rows.iter().enumerate() {
-            if r.label.is_empty() {
-                continue;
-            }
-            let i = i as u32;
-            me.by_cookie.insert(r.cookie, i);
-            if r.inode != 0 {
-                me.by_inode.insert(r.inode, i);
-            }
-            me.by_tuple
-                .insert((r.family, r.saddr, r.sport, r.daddr, r.dport), i);
+    pub fn new(answer: Answer) -> Self {
+        let mut by_cookie = IntMap::with_capacity_and_hasher(answer.rows.len(), Default::default());
+        // Later rows replace earlier ones (live records come after closed ones).
+        for r in answer.rows.iter().filter(|r| r.owner != NO_OWNER) {
+            by_cookie.insert(r.cookie, r.owner);
         }
-        me.rows = rows;
-        me
+        AgentOwners {
+            answer,
+            by_cookie,
+            by_inode: OnceCell::new(),
+            by_tuple: OnceCell::new(),
+        }
     }
 
     /// The label for an Internet row, if the agent knows its owner.
     pub fn label(&self, s: &InetSocket) -> Option<&[u8]> {
-        let i = if s.cookie != 0 {
+        let owner = if s.cookie != 0 {
             self.by_cookie.get(&s.cookie)
         } else if s.inode != 0 {
-            self.by_inode.get(&s.inode)
+            self.by_inode
+                .get_or_init(|| {
+                    let rows = self.answer.rows.iter();
+                    rows.filter(|r| r.owner != NO_OWNER && r.inode != 0)
+                        .map(|r| (r.inode, r.owner))
+                        .collect()
+                })
+                .get(&s.inode)
         } else {
-            self.by_tuple.get(&tuple(s))
+            self.by_tuple
+                .get_or_init(|| {
+                    let rows = self.answer.rows.iter();
+                    rows.filter(|r| r.owner != NO_OWNER)
+                        .map(|r| ((r.family, r.saddr, r.sport, r.daddr, r.dport), r.owner))
+                        .collect()
+                })
+                .get(&tuple(s))
         }?;
-        Some(&self.rows[*i as usize].label)
+        self.answer
+            .owners
+            .get(*owner as usize)
+            .map(|o| o.label.as_slice())
     }
 
+    /// Sockets in the answer.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.answer.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.answer.rows.is_empty()
     }
 }
 
@@ -108,8 +125,55 @@ pub fn own_netns(proc_root: &Path) -> Option<u32> {
     s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
 }
 
-/// Asks the agent at `path` for the owners of namespace `netns`.
+/// A question sent to the agent whose answer is read on another thread, so the caller
+/// can dump the kernel's tables meanwhile.
+pub struct Pending {
+    reader: std::thread::JoinHandle<Result<AgentOwners, QueryError>>,
+}
+
+impl Pending {
+    pub fn wait(self) -> Result<AgentOwners, QueryError> {
+        self.reader.join().unwrap_or_else(|_| {
+            Err(QueryError::Answer {
+                path: PathBuf::new(),
+                source: AnswerError::Malformed("the reader thread panicked"),
+            })
+        })
+    }
+}
+
+/// Connects and asks now (so a missing agent is known at once); the answer is read on a
+/// thread.
+pub fn ask(path: &Path, netns: u32) -> Result<Pending, QueryError> {
+    let mut stream = connect_and_ask(path, netns)?;
+    let path = path.to_path_buf();
+    let reader = std::thread::Builder::new()
+        .name("agent-answer".into())
+        .spawn(move || read(&path, &mut stream))
+        .map_err(|source| QueryError::Connect {
+            path: PathBuf::new(),
+            source,
+        })?;
+    Ok(Pending { reader })
+}
+
+/// Asks the agent at `path` for the owners of namespace `netns` and waits.
 pub fn query(path: &Path, netns: u32) -> Result<AgentOwners, QueryError> {
+    let mut stream = connect_and_ask(path, netns)?;
+    read(path, &mut stream)
+}
+
+fn read(path: &Path, stream: &mut UnixStream) -> Result<AgentOwners, QueryError> {
+    let answer = proto::read_answer(&mut io::BufReader::with_capacity(1 << 20, stream)).map_err(
+        |source| QueryError::Answer {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
+    Ok(AgentOwners::new(answer))
+}
+
+fn connect_and_ask(path: &Path, netns: u32) -> Result<UnixStream, QueryError> {
     let connect_err = |source| QueryError::Connect {
         path: path.to_path_buf(),
         source,
@@ -124,6 +188,5 @@ pub fn query(path: &Path, netns: u32) -> Result<AgentOwners, QueryError> {
         .and_then(|()| stream.set_write_timeout(Some(TIMEOUT)))
         .map_err(connect_err)?;
     proto::write_request(&mut stream, netns).map_err(|e| answer_err(e.into()))?;
-    let rows = proto::read_answer(&mut stream).map_err(answer_err)?;
-    Ok(AgentOwners::from_rows(rows))
+    Ok(stream)
 }

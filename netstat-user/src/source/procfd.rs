@@ -571,10 +571,13 @@ impl<'a> Iterator for DirentRecords<'a> {
     }
 }
 
-/// A cheap hash for inode numbers (SipHash is needlessly slow for 100k integer keys that no
-/// attacker chooses).
+/// A cheap hash for integer keys no attacker chooses (inodes, socket cookies): SipHash is
+/// needlessly slow for 100k of them.
 #[derive(Default)]
-struct InodeHasher(u64);
+pub struct InodeHasher(u64);
+
+/// A map keyed by inodes or cookies.
+pub type IntMap<V> = HashMap<u64, V, BuildHasherDefault<InodeHasher>>;
 
 impl Hasher for InodeHasher {
     fn finish(&self) -> u64 {
