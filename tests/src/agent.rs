@@ -63,7 +63,12 @@ impl Agent {
     /// [`AGENT_READY_TIMEOUT`] for a stderr line containing `ready`. Panics with everything
     /// it printed when it exits or stays silent instead.
     pub fn start(socket: &Path) -> Agent {
-        Agent::spawn(socket.to_path_buf(), None)
+        Agent::spawn(socket.to_path_buf(), None, &[])
+    }
+
+    /// [`Agent::start`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
+    pub fn start_with_env(socket: &Path, env: &[(&str, &str)]) -> Agent {
+        Agent::spawn(socket.to_path_buf(), None, env)
     }
 
     /// [`Agent::start`] with the socket in a new temporary directory (mode 0755), removed
@@ -71,16 +76,17 @@ impl Agent {
     pub fn start_temp() -> Agent {
         let dir = TempDir::new("agent");
         let socket = dir.path().join("agent.sock");
-        Agent::spawn(socket, Some(dir))
+        Agent::spawn(socket, Some(dir), &[])
     }
 
-    fn spawn(socket: PathBuf, dir: Option<TempDir>) -> Agent {
+    fn spawn(socket: PathBuf, dir: Option<TempDir>, env: &[(&str, &str)]) -> Agent {
         crate::require_root();
         let bin = ours();
         let mut child = Command::new(&bin)
             .arg("--agent")
             .env(AGENT_SOCKET_ENV, &socket)
             .env("LC_ALL", "C")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1046,3 +1046,64 @@ fn without_agent_output_falls_back_to_proc() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// Test 12: the service side of `--agent`: `READY=1` reaches `$NOTIFY_SOCKET` (as
+/// systemd's `Type=notify` needs), the query socket is root's alone (mode 0600), and a
+/// second agent on the same socket refuses to start instead of stealing it.
+#[test]
+fn agent_notifies_systemd_keeps_its_socket_private_and_runs_once() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
+    require_root();
+    let dir = TempDir::new("notify");
+    let notify_path = dir.path().join("notify");
+    let notify = UnixDatagram::bind(&notify_path)
+        .unwrap_or_else(|e| panic!("bind {}: {e}", notify_path.display()));
+    notify
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("set timeout");
+    let socket = dir.path().join("agent.sock");
+    let notify_str = notify_path.to_str().expect("utf-8 temp path");
+    let agent = Agent::start_with_env(&socket, &[("NOTIFY_SOCKET", notify_str)]);
+    let mut buf = [0u8; 512];
+    let n = notify
+        .recv(&mut buf)
+        .unwrap_or_else(|e| panic!("no sd_notify datagram: {e}\n{}", agent.stderr()));
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        msg.lines().any(|l| l == "READY=1"),
+        "sd_notify said {msg:?}"
+    );
+    let mode = std::fs::metadata(&socket)
+        .unwrap_or_else(|e| panic!("{}: {e}", socket.display()))
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "query socket mode {mode:o}");
+
+    let second = std::process::Command::new(ours())
+        .arg("--agent")
+        .env(AGENT_SOCKET_ENV, &socket)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("start a second agent");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "second agent: {stderr}");
+    assert!(
+        stderr.contains("another agent answers there"),
+        "second agent: {stderr}"
+    );
+    // The first one still answers.
+    let ns = Netns::new();
+    let out = run_netstat_env(&ns, &ours(), None, &agent.env(), &["-tanpv"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(FROM_AGENT),
+        "{}",
+        show_output("after the second start", &out)
+    );
+    drop(agent);
+    assert!(
+        !socket.exists(),
+        "the agent left {} behind",
+        socket.display()
+    );
+}
