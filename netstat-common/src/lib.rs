@@ -60,6 +60,8 @@ pub struct KernelOffsets {
     pub task_start_boottime: u32,
     /// `task_struct.files`.
     pub task_files: u32,
+    /// `task_struct.flags` (`PF_KTHREAD`).
+    pub task_flags: u32,
     /// `files_struct.fdt`.
     pub files_fdt: u32,
     /// `fdtable.fd`.
@@ -90,6 +92,7 @@ impl KernelOffsets {
         task_comm: OFFSET_UNKNOWN,
         task_start_boottime: OFFSET_UNKNOWN,
         task_files: OFFSET_UNKNOWN,
+        task_flags: OFFSET_UNKNOWN,
         files_fdt: OFFSET_UNKNOWN,
         fdt_fd: OFFSET_UNKNOWN,
         fdt_max_fds: OFFSET_UNKNOWN,
@@ -100,7 +103,7 @@ impl KernelOffsets {
     };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 76);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 80);
 
 /// Name of the tracepoint program in the object file.
 pub const PROG_INET_SOCK_SET_STATE: &str = "inet_sock_set_state";
@@ -290,18 +293,19 @@ pub mod how {
 
 /// [`SockRecord::flags`] bits.
 pub mod flags {
+    // Values fit in a byte: the agent's answer carries them as one.
     /// The last file reference went away (`close()` or exit): the socket lives on
     /// without a process (FIN_WAIT*, LAST_ACK, TIME_WAIT); the owner is the last one.
-    pub const RELEASED: u8 = 1;
+    pub const RELEASED: u64 = 1;
     /// The socket became a TIME_WAIT (or FIN_WAIT2) mini-socket, which keeps the cookie.
-    pub const TIMEWAIT: u8 = 2;
+    pub const TIMEWAIT: u64 = 2;
     /// The recorded owner closed its descriptor while another one stayed open (a
     /// fork or SCM_RIGHTS): the holder must be looked up again.
-    pub const HOLDER_UNKNOWN: u8 = 4;
+    pub const HOLDER_UNKNOWN: u64 = 4;
     /// Put there by the agent's start-up seed, not by a program.
-    pub const SEEDED: u8 = 8;
+    pub const SEEDED: u64 = 8;
     /// The socket is gone (a record of [`super::MAP_CLOSED`]).
-    pub const CLOSED: u8 = 16;
+    pub const CLOSED: u64 = 16;
 }
 
 /// Key of [`MAP_OWNERS`]: the socket cookie (`SO_COOKIE`, sock_diag's `idiag_cookie`,
@@ -314,9 +318,9 @@ pub struct SockKey {
     pub _pad: u32,
 }
 
-/// Key of [`MAP_LISTENERS`]: a listening port in a network namespace. Two listeners of
-/// one family on one port (SO_REUSEPORT) share an entry: the last one to listen wins
-/// until accept() names the real owner.
+/// Key of [`MAP_LISTENERS`]: a listening address and port in a network namespace. Two
+/// listeners of one family on one address and port (SO_REUSEPORT) share an entry: the
+/// last one to listen wins until accept() names the real owner.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListenKey {
@@ -325,6 +329,10 @@ pub struct ListenKey {
     /// A v6 listener's children are AF_INET6 even when the peer is IPv4 (mapped), so
     /// the child's family finds its listener.
     pub family: u16,
+    /// The bound address (all zeros for a wildcard listener). A child looks for its own
+    /// local address first, then for the wildcard: two daemons may listen on one port
+    /// at two addresses.
+    pub addr: [u8; 16],
 }
 
 /// A process as the programs saw it, in process context only.
@@ -368,18 +376,19 @@ pub struct SockRecord {
     pub dport: u16,
     /// Kernel TCP state number (TCP only; 0 otherwise).
     pub state: u8,
-    /// [`flags`] bits.
-    pub flags: u8,
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 7],
+    /// [`flags`] bits; a `u64` so the programs can set them atomically (BPF has no
+    /// 32-bit atomic or).
+    pub flags: u64,
     /// Network byte order, IPv4 in the first 4 bytes.
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
 }
 
 const _: () = assert!(core::mem::size_of::<SockKey>() == 16);
-const _: () = assert!(core::mem::size_of::<ListenKey>() == 8);
+const _: () = assert!(core::mem::size_of::<ListenKey>() == 24);
 const _: () = assert!(core::mem::size_of::<Owner>() == 48);
-const _: () = assert!(core::mem::size_of::<SockRecord>() == 136);
+const _: () = assert!(core::mem::size_of::<SockRecord>() == 144);
 
 /// Names of the owner-map programs in the object file, with their attach points.
 pub mod progs {

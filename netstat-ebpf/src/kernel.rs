@@ -131,6 +131,15 @@ pub fn file_refs(file: u64) -> i64 {
     read::<i64>(file, o.file_count).map_or(0, |n| n + o.file_count_zero_based as i64)
 }
 
+/// `PF_KTHREAD`: the current task is a kernel thread.
+#[inline(always)]
+pub fn current_is_kthread() -> bool {
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    // SAFETY: no preconditions.
+    let task = unsafe { bpf_get_current_task() };
+    read::<u32>(task, offsets().task_flags).is_some_and(|f| f & PF_KTHREAD != 0)
+}
+
 /// The current process, as an owner learnt by `how`.
 #[inline(always)]
 pub fn current_owner(how: u8) -> Owner {

@@ -41,8 +41,14 @@ const ALLOW: i32 = 1;
 
 fn count_in(map: &PerCpuArray<u64>, slot: u32) {
     if let Some(n) = map.get_ptr_mut(slot) {
-        // SAFETY: a per-CPU slot, only this CPU writes it while the program runs.
-        unsafe { *n += 1 };
+        // Atomic even per CPU: process-context programs run preemptible, so two of them
+        // may bump one CPU's slot at once.
+        // SAFETY: an aligned u64 inside a live map value.
+        unsafe {
+            core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(
+                n, 1,
+            )
+        };
     }
 }
 

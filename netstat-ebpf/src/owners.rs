@@ -1,11 +1,18 @@
 //! The socket-owner map: who holds each Internet socket, learnt only in the process
 //! context of that process (socket, connect, accept, send/recv), never from `current`
 //! in a state change (that runs in softirq or as the peer).
+//!
+//! Writes to a shared record: an owner change replaces the whole record
+//! (`BPF_EXIST` update, atomic for readers), so two CPUs never leave a half-written
+//! owner; flags are set and cleared with atomic or/and; byte counters use atomic adds.
+//! State and 4-tuple are written in place by the state tracepoint, which the kernel
+//! serialises per socket (it runs under the socket lock or in its softirq).
 use aya_ebpf::{
     helpers::bpf_ktime_get_boot_ns,
     macros::map,
     maps::{HashMap, LruHashMap},
 };
+use core::intrinsics::{AtomicOrdering, atomic_or, atomic_xadd};
 use netstat_common::{
     CLOSED_MAX, LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL, STAT_OWNERS_FULL,
     SockKey, SockRecord, TcpState, flags, how,
@@ -17,6 +24,8 @@ use crate::{count, kernel};
 const BPF_F_NO_PREALLOC: u32 = 1;
 /// `bpf_map_update_elem` flags.
 const BPF_NOEXIST: u64 = 1;
+const BPF_EXIST: u64 = 2;
+const EEXIST: i32 = -17;
 
 #[map(name = "OWNERS")]
 static OWNERS: HashMap<SockKey, SockRecord> =
@@ -46,6 +55,22 @@ pub fn key(cookie: u64, netns: u32) -> SockKey {
     }
 }
 
+/// Sets `bits` in a live record's flags.
+#[inline(always)]
+fn set_flags(rec: *mut SockRecord, bits: u64) {
+    // SAFETY: an aligned u64 inside a live map value.
+    unsafe { atomic_or::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*rec).flags, bits) };
+}
+
+/// Adds to a live record's counter.
+#[inline(always)]
+fn add(counter: *mut u64, n: u64) {
+    // Two CPUs may move bytes on one socket at once. core's AtomicU64 is not offered
+    // for the bpf target; the intrinsic compiles to BPF_ATOMIC add.
+    // SAFETY: an aligned u64 inside a live map value.
+    unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(counter, n) };
+}
+
 /// A record for a socket first seen now, owned by `owner`.
 #[inline(always)]
 pub fn new_record(owner: Owner, family: u16, protocol: u16, inode: u64) -> SockRecord {
@@ -65,7 +90,7 @@ pub fn new_record(owner: Owner, family: u16, protocol: u16, inode: u64) -> SockR
 fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
     // EEXIST with BPF_NOEXIST is not a loss: someone got there first.
     if let Err(e) = OWNERS.insert(k, rec, flags)
-        && e != -17
+        && e != EEXIST
     {
         count(STAT_OWNERS_FULL);
     }
@@ -112,36 +137,46 @@ pub fn accepted(k: &SockKey, inode: u64) {
     take_over(k, how::ACCEPT, inode);
 }
 
-/// Makes the current process the owner of an existing record; false if there is none.
+/// Makes the current process the owner of an existing record, replacing the record
+/// whole; false if there is none.
 #[inline(always)]
 fn take_over(k: &SockKey, learnt: u8, inode: u64) -> bool {
-    let Some(rec) = OWNERS.get_ptr_mut(k) else {
+    // SAFETY: a copy out of a live map value.
+    let Some(old) = (unsafe { OWNERS.get(k) }) else {
         return false;
     };
-    // SAFETY: a live map value; concurrent writers only ever store whole owners.
-    let rec = unsafe { &mut *rec };
+    let mut rec = *old;
     rec.owner = kernel::current_owner(learnt);
     rec.flags &= !flags::HOLDER_UNKNOWN;
     if rec.inode == 0 {
         rec.inode = inode;
     }
+    // Gone meanwhile (EEXIST/ENOENT): nothing to own any more.
+    let _ = OWNERS.insert(k, &rec, BPF_EXIST);
     true
 }
 
 /// A passively opened socket just became ESTABLISHED: until accepted, it belongs to the
-/// owner of the listener on its local port.
+/// owner of the listener on its local address (or the wildcard) and port.
 #[inline(always)]
 pub fn passive_established(k: &SockKey, rec: &mut SockRecord) {
-    let lk = ListenKey {
+    let mut lk = ListenKey {
         netns: k.netns,
         port: rec.sport,
         family: rec.family,
+        addr: rec.saddr,
     };
-    // SAFETY: a copy out of a live map value.
-    if let Some(owner) = unsafe { LISTENERS.get(&lk) } {
-        rec.owner = *owner;
-        rec.owner.how = how::LISTENER;
+    // SAFETY: copies out of live map values.
+    let found = unsafe { LISTENERS.get(&lk) }.copied().or_else(|| {
+        lk.addr = [0; 16];
+        unsafe { LISTENERS.get(&lk) }.copied()
+    });
+    if let Some(owner) = found {
+        rec.owner = owner;
     }
+    // Even without a listener entry (full table, a sibling closed it): the agent's
+    // answer then names the listener that holds the port now.
+    rec.owner.how = how::LISTENER;
     insert(k, rec, BPF_NOEXIST);
 }
 
@@ -151,25 +186,23 @@ pub fn io(k: &SockKey, sent: bool, bytes: u64) {
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
         return;
     };
-    // SAFETY: a live map value; the counters are only ever added to atomically.
-    let rec = unsafe { &mut *rec };
-    let counter = if sent {
-        &mut rec.tx_bytes
-    } else {
-        &mut rec.rx_bytes
-    };
-    // Two CPUs may move bytes on one socket at once: an atomic add (BPF_ATOMIC) keeps
-    // every byte. core's AtomicU64 is not offered for the bpf target, the intrinsic is.
-    // SAFETY: an aligned u64 inside a live map value.
-    unsafe {
-        core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(
-            counter, bytes,
+    // SAFETY: field addresses inside a live map value; no reference is formed.
+    let (counter, tgid) = unsafe {
+        (
+            if sent {
+                &raw mut (*rec).tx_bytes
+            } else {
+                &raw mut (*rec).rx_bytes
+            },
+            (*rec).owner.tgid,
         )
     };
-    let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-    if rec.owner.tgid != tgid {
-        rec.owner = kernel::current_owner(how::IO);
-        rec.flags &= !flags::HOLDER_UNKNOWN;
+    add(counter, bytes);
+    let current = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
+    // A kernel thread moving data on a socket a process handed it (NBD, iSCSI, nfsd)
+    // does not hold it.
+    if tgid != current && !kernel::current_is_kthread() {
+        take_over(k, how::IO, 0);
     }
 }
 
@@ -179,12 +212,11 @@ pub fn released(k: &SockKey, protocol: u16, state: u8) {
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
         return;
     };
-    // SAFETY: a live map value.
-    let rec = unsafe { &mut *rec };
-    rec.flags |= flags::RELEASED;
+    set_flags(rec, flags::RELEASED);
     if protocol != TCP || state == TcpState::Close as u8 {
         // Nothing outlives it: UDP, raw, or a TCP socket that never left CLOSE.
-        forget(k, rec);
+        // SAFETY: a live map value, read whole.
+        forget(k, unsafe { &*rec });
     }
 }
 
@@ -192,16 +224,15 @@ pub fn released(k: &SockKey, protocol: u16, state: u8) {
 #[inline(always)]
 pub fn closed_shared(k: &SockKey) {
     if let Some(rec) = OWNERS.get_ptr_mut(k) {
-        // SAFETY: a live map value.
-        let rec = unsafe { &mut *rec };
         let tgid = (aya_ebpf::helpers::bpf_get_current_pid_tgid() >> 32) as u32;
-        if rec.owner.tgid == tgid {
-            rec.flags |= flags::HOLDER_UNKNOWN;
+        // SAFETY: a field of a live map value.
+        if unsafe { (*rec).owner.tgid } == tgid {
+            set_flags(rec, flags::HOLDER_UNKNOWN);
         }
     }
 }
 
-/// What a TCP state change does to the map. `ev` carries the new state and 4-tuple.
+/// What a TCP state change does to the map.
 #[inline(always)]
 pub fn state_changed(
     k: &SockKey,
@@ -215,7 +246,7 @@ pub fn state_changed(
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
         return;
     };
-    // SAFETY: a live map value.
+    // SAFETY: a live map value; this socket's state changes are serialised.
     let rec = unsafe { &mut *rec };
     rec.state = new;
     rec.changed_ns = now();
@@ -231,6 +262,7 @@ pub fn state_changed(
         netns: k.netns,
         port: rec.sport,
         family: rec.family,
+        addr: rec.saddr,
     };
     if new == TcpState::Listen as u8 {
         if LISTENERS.insert(&lk, &rec.owner, 0).is_err() {
@@ -250,7 +282,7 @@ pub fn state_changed(
     if old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8 {
         // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up
         // to 60 s. The agent drops the record when it expires.
-        rec.flags |= flags::TIMEWAIT;
+        set_flags(rec, flags::TIMEWAIT);
         return;
     }
     forget(k, rec);

@@ -17,6 +17,7 @@
 //!
 //! Std threads and blocking calls rather than tokio: the agent serves one query at a
 //! time from one thread, and a query is a batch map read plus a write.
+pub mod answer;
 pub mod proto;
 pub mod seed;
 
@@ -42,9 +43,8 @@ use crate::{
     cli::Options,
     ebpf::owners::OwnerProbe,
     model::{Family, InetProto, InetSocket},
-    source::procfd::{ProgramMap, format_label},
+    source::procfd::ProgramMap,
 };
-use proto::{Answer, Liveness, OwnerEntry, SockRow};
 
 /// Where the agent listens unless `NETSTAT_AGENT_SOCKET` says otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/netstat-ebpf/agent.sock";
@@ -54,6 +54,8 @@ pub const SOCKET_ENV: &str = "NETSTAT_AGENT_SOCKET";
 /// dropped a little after.
 const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
 const GC_EVERY: Duration = Duration::from_secs(5);
+/// How often seeded records are checked against fresh dumps (until none is left).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 pub fn socket_path() -> PathBuf {
     match std::env::var_os(SOCKET_ENV) {
@@ -80,14 +82,10 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         return Ok(1);
     }
     let path = socket_path();
-    let listener = match bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            writeln!(err, "netstat: --agent: {}: {e}", path.display())?;
-            return Ok(1);
-        }
-    };
-    let _remove = RemoveOnDrop(path.clone());
+    if let Err(e) = check_socket_path(&path) {
+        writeln!(err, "netstat: --agent: {}: {e}", path.display())?;
+        return Ok(1);
+    }
     crate::stop::install();
     let mut probe = match OwnerProbe::load() {
         Ok(p) => p,
@@ -102,40 +100,57 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             "netstat: agent: attached {}",
             probe.attached.join(", ")
         )?;
-        for m in &probe.offsets_missing {
-            writeln!(
-                err,
-                "netstat: agent: not available in this kernel's BTF: {m}"
-            )?;
-        }
+    }
+    // Said without -v: each one makes some owners unknowable.
+    for m in &probe.offsets_missing {
+        writeln!(err, "netstat: agent: not in this kernel's BTF: {m}")?;
     }
     let root = Path::new("/");
     let seeded = seed(&mut probe, root, err)?;
+    // Bound only now: until the seed is done a query could not be answered well, and a
+    // client must not wait behind a full backlog meanwhile (it would fall back at once).
+    let listener = match bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "netstat: --agent: {}: {e}", path.display())?;
+            return Ok(1);
+        }
+    };
+    let _remove = RemoveOnDrop(path.clone());
     let tracked = probe.dump().map(|d| d.len()).unwrap_or(0);
     writeln!(
         err,
-        "netstat: agent ready: {tracked} sockets tracked ({} seeded from {} network namespaces), \
+        "netstat: agent ready: {tracked} sockets tracked ({} seeded from {} network namespaces{}), \
          queries on {}",
         seeded.inserted,
         seeded.namespaces,
+        if seeded.not_stored > 0 {
+            format!("; {} could not be stored", seeded.not_stored)
+        } else {
+            String::new()
+        },
         path.display()
     )?;
     notify_systemd(&format!("READY=1\nSTATUS=tracking {tracked} sockets"));
 
     let mut last_gc = Instant::now();
+    let mut last_sweep = Instant::now();
     let mut reported = probe.stats().unwrap_or_default();
+    // From here on a closed stderr must not stop the agent: its messages are best effort.
     while !crate::stop::requested() {
         if wait_readable(listener.as_raw_fd(), Duration::from_millis(500)) {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    if let Err(e) = serve(&probe, stream)
+                    if let Err(e) = serve(&mut probe, stream)
                         && o.verbose > 0
                     {
-                        writeln!(err, "netstat: agent: query failed: {e}")?;
+                        let _ = writeln!(err, "netstat: agent: query failed: {e}");
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => writeln!(err, "netstat: agent: accept: {e}")?,
+                Err(e) => {
+                    let _ = writeln!(err, "netstat: agent: accept: {e}");
+                }
             }
         }
         if last_gc.elapsed() >= GC_EVERY {
@@ -144,25 +159,29 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             // Losses are said when they happen, not only at the end.
             if let Ok(now) = probe.stats() {
                 if now.owners_full > reported.owners_full {
-                    writeln!(
+                    let _ = writeln!(
                         err,
                         "netstat: agent: owner map full: {} sockets not tracked so far",
                         now.owners_full
-                    )?;
+                    );
                 }
                 reported = now;
             }
         }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = Instant::now();
+            sweep_seeded(&mut probe, root);
+        }
     }
-    match probe.stats() {
+    let _ = match probe.stats() {
         Ok(st) => writeln!(
             err,
             "netstat: agent stopped (sockets not tracked for want of room: {}, listeners: {}, \
              failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {})",
             st.owners_full, st.listeners_full, st.read_failed, st.no_cookie, st.passive
-        )?,
-        Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})")?,
-    }
+        ),
+        Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})"),
+    };
     Ok(0)
 }
 
@@ -174,25 +193,51 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// Refuses a socket path that another agent answers on, that is not a socket, or whose
+/// directory others could write to (they could swap the socket under a client).
+fn check_socket_path(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)?;
+    let d = std::fs::metadata(dir)?;
+    if d.uid() != 0 || d.mode() & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} must belong to root and not be writable by others (mode {:o}, uid {})",
+                dir.display(),
+                d.mode() & 0o7777,
+                d.uid()
+            ),
+        ));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a socket",
+        )),
+        Ok(_) if UnixStream::connect(path).is_ok() => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "another agent answers there",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Binds the query socket, replacing a stale one but never a live agent's.
 fn bind(path: &Path) -> io::Result<UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)?;
-    }
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "another agent answers there",
-            ));
-        }
+    check_socket_path(path)?;
+    if std::fs::symlink_metadata(path).is_ok() {
         std::fs::remove_file(path)?;
     }
-    // Created with the process umask, then narrowed before anyone can use it: the
-    // listen backlog only fills after bind, and connect needs write permission.
+    // Created with the process umask, then narrowed. Between the two a non-root process
+    // could connect; the peer-uid check in `serve` is what refuses it.
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
@@ -231,6 +276,8 @@ fn notify_systemd(state: &str) {
 struct Seeded {
     inserted: usize,
     namespaces: usize,
+    /// Records the map refused (full): those sockets show no owner.
+    not_stored: usize,
 }
 
 fn ipproto(p: InetProto) -> u16 {
@@ -254,6 +301,7 @@ fn addr16(a: std::net::IpAddr) -> [u8; 16] {
 
 /// The record the seed writes for a socket found in a dump and held by `owner`.
 pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
+    let tcp_in = |state: TcpState| s.proto == InetProto::Tcp && s.state == state as u8;
     SockRecord {
         owner,
         created_ns: now,
@@ -267,7 +315,13 @@ pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
         sport: s.local_port,
         dport: s.remote_port,
         state: s.state,
-        flags: flags::SEEDED,
+        // A TIME_WAIT socket gets no more events: the age rule drops its record.
+        flags: flags::SEEDED
+            | if tcp_in(TcpState::TimeWait) {
+                flags::TIMEWAIT
+            } else {
+                0
+            },
         saddr: addr16(s.local),
         daddr: addr16(s.remote),
         ..SockRecord::default()
@@ -277,7 +331,7 @@ pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
 /// Seeds owners of the sockets that existed before the programs were attached.
 fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<Seeded> {
     let (namespaces, errors) = seed::dump_all(root);
-    for e in &errors {
+    for e in errors.iter().filter(|e| !e.is_vanished()) {
         writeln!(err, "netstat: agent: seed: {e}")?;
     }
     let proc_root = root.join("proc");
@@ -301,14 +355,14 @@ fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<
     };
     let is_tcp_in =
         |s: &InetSocket, state: TcpState| s.proto == InetProto::Tcp && s.state == state as u8;
-    let mut inserted = 0;
+    let (mut inserted, mut not_stored) = (0, 0);
     for (netns, rows) in &namespaces {
         // Connections waiting in an accept queue have no file yet (inode 0): until
-        // accept() they are their listener's.
+        // accept() they are their listener's (its address first, then the wildcard).
         let mut listeners = HashMap::new();
         for s in rows.iter().filter(|s| is_tcp_in(s, TcpState::Listen)) {
             if let Some(owner) = owner_of(s.inode) {
-                listeners.insert((s.family, s.local_port), owner);
+                listeners.insert((s.family, s.local_port, addr16(s.local)), owner);
             }
         }
         for s in rows {
@@ -317,16 +371,17 @@ fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<
             }
             let owner = if s.inode != 0 {
                 owner_of(s.inode)
-            } else if is_tcp_in(s, TcpState::Established)
-                || is_tcp_in(s, TcpState::SynRecv)
-                || is_tcp_in(s, TcpState::CloseWait)
-            {
+            } else if is_tcp_in(s, TcpState::Established) || is_tcp_in(s, TcpState::CloseWait) {
                 // ESTABLISHED or CLOSE_WAIT without a file is an unaccepted child (an
-                // orphan would have left those states at close()).
-                listeners.get(&(s.family, s.local_port)).map(|o| Owner {
-                    how: how::LISTENER,
-                    ..*o
-                })
+                // orphan would have left those states at close()). SYN_RECV rows are
+                // request socks, whose cookie the child does not keep: not seeded.
+                listeners
+                    .get(&(s.family, s.local_port, addr16(s.local)))
+                    .or_else(|| listeners.get(&(s.family, s.local_port, [0; 16])))
+                    .map(|o| Owner {
+                        how: how::LISTENER,
+                        ..*o
+                    })
             } else {
                 // TIME_WAIT or orphaned before the agent: the owner is unknowable now.
                 None
@@ -338,34 +393,61 @@ fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<
                 netns: *netns,
                 _pad: 0,
             };
-            if probe.seed(key, &rec)? {
-                inserted += 1;
+            match probe.seed(key, &rec) {
+                Ok(true) => inserted += 1,
+                Ok(false) => {}
+                Err(_) => not_stored += 1,
             }
-            if s.proto == InetProto::Tcp && s.state == TcpState::Listen as u8 {
+            if is_tcp_in(s, TcpState::Listen) {
                 let lk = ListenKey {
                     netns: *netns,
                     port: s.local_port,
                     family: rec.family,
+                    addr: rec.saddr,
                 };
-                probe.seed_listener(lk, &owner)?;
+                if probe.seed_listener(lk, &owner).is_err() {
+                    not_stored += 1;
+                }
             }
         }
     }
     // Sockets that closed between the dump and the insert: drop their seeded records.
-    let (again, _) = seed::dump_all(root);
+    let namespaces_seen = namespaces.len();
+    drop_vanished_seeded(probe, root);
+    Ok(Seeded {
+        inserted,
+        namespaces: namespaces_seen,
+        not_stored,
+    })
+}
+
+/// Removes seeded records whose socket no dump shows any more. The programs remove
+/// what they saw close; a seeded record can miss that when the close came between the
+/// seed's dump and its insert.
+fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
+    let Ok(records) = probe.dump() else { return };
+    if !records.iter().any(|(_, r)| r.flags & flags::SEEDED != 0) {
+        return;
+    }
+    let (again, errors) = seed::dump_all(root);
+    if errors.iter().any(|e| !e.is_vanished()) {
+        // An incomplete view must not delete live records.
+        return;
+    }
     let live: HashSet<(u32, u64)> = again
         .iter()
         .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
         .collect();
-    for (key, rec) in probe.dump()? {
+    for (key, rec) in records {
         if rec.flags & flags::SEEDED != 0 && !live.contains(&(key.netns, key.cookie)) {
             probe.remove(&key);
         }
     }
-    Ok(Seeded {
-        inserted,
-        namespaces: namespaces.len(),
-    })
+}
+
+/// Periodic form of [`drop_vanished_seeded`]: cheap once no seeded record is left.
+fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
+    drop_vanished_seeded(probe, root);
 }
 
 /// Drops the records of TIME_WAIT sockets that must have expired.
@@ -382,7 +464,7 @@ fn gc(probe: &mut OwnerProbe) {
 }
 
 /// The uid of the process at the other end of `stream`.
-fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
@@ -405,7 +487,7 @@ fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     Ok(cred.uid)
 }
 
-fn serve(probe: &OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
+fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let netns = proto::read_request(&mut stream as &mut dyn Read)?;
@@ -414,160 +496,17 @@ fn serve(probe: &OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
             "the agent answers root only (it knows other users' processes)",
         ));
     }
-    // A listing may have seen alive a socket that is gone by now: the recently closed
-    // ones answer for it (the kernel moves each record there when it drops it). They go
-    // first, so a live record of the same socket replaces them in the client.
+    // Live records first, then the recently closed ones: a record that moves from one
+    // map to the other between the two reads is then in the second. The client applies
+    // rows in order, so the closed ones go first on the wire and a live record of the
+    // same socket replaces its closed copy.
+    let live = probe.dump()?;
     let mut records = probe.dump_closed()?;
-    records.extend(probe.dump()?);
-    let a = answer(&records, netns, Path::new("/proc"));
+    records.extend(live);
+    let (a, rescanned) = answer::answer(&records, netns, Path::new("/proc"));
+    // Remember who holds those now, so the next answer does not walk /proc again.
+    for r in rescanned {
+        probe.set_owner(&r.key, r.owner);
+    }
     stream.write_all(&proto::encode_answer(&a))
-}
-
-/// The answer for the records of `netns` (0 = all).
-pub fn answer(records: &[(SockKey, SockRecord)], netns: u32, proc_root: &Path) -> Answer {
-    let mut labels = Labels {
-        proc_root,
-        hz: seed::clock_ticks(),
-        index: HashMap::new(),
-        owners: Vec::new(),
-    };
-    let mut rows: Vec<SockRow> = records
-        .iter()
-        .filter(|(k, _)| netns == 0 || k.netns == netns)
-        .map(|(k, r)| SockRow {
-            cookie: k.cookie,
-            inode: r.inode,
-            family: r.family,
-            sport: r.sport,
-            dport: r.dport,
-            state: r.state,
-            flags: r.flags,
-            how: r.owner.how,
-            saddr: r.saddr,
-            daddr: r.daddr,
-            owner: labels.of(&r.owner),
-        })
-        .collect();
-    // A socket still open (not released) whose recorded owner let go of it or exited is
-    // held by someone else: a fork child, an SCM_RIGHTS receiver. Only /proc knows who.
-    let owners = &labels.owners;
-    let needs_holder = |r: &SockRow| {
-        r.inode != 0
-            && r.flags & (flags::RELEASED | flags::CLOSED) == 0
-            && (r.flags & flags::HOLDER_UNKNOWN != 0
-                || owners
-                    .get(r.owner as usize)
-                    .is_none_or(|o| o.liveness != Liveness::Alive))
-    };
-    let stale: Vec<usize> = (0..rows.len())
-        .filter(|&i| needs_holder(&rows[i]))
-        .collect();
-    if !stale.is_empty() {
-        let (programs, _) = ProgramMap::scan(proc_root);
-        for i in stale {
-            let r = &mut rows[i];
-            if let (Some(pid), Some(label)) = (programs.pid(r.inode), programs.get_bytes(r.inode)) {
-                r.how = how::RESCAN;
-                r.owner = labels.push(OwnerEntry {
-                    pid,
-                    uid: seed::proc_facts(proc_root, pid).map_or(0, |f| f.uid),
-                    liveness: Liveness::Alive,
-                    label: label.to_vec(),
-                });
-            }
-        }
-    }
-    // Until accept(), a passively opened socket belongs to whoever holds its listener
-    // now (the kernel program copied the owner the listener had when it started).
-    let listeners: HashMap<(u16, u16), u32> = rows
-        .iter()
-        .filter(|r| r.state == TcpState::Listen as u8 && r.flags & flags::CLOSED == 0)
-        .map(|r| ((r.family, r.sport), r.owner))
-        .collect();
-    for r in rows.iter_mut().filter(|r| r.how == how::LISTENER) {
-        if let Some(&owner) = listeners.get(&(r.family, r.sport)) {
-            r.owner = owner;
-        }
-    }
-    Answer {
-        owners: labels.owners,
-        rows,
-    }
-}
-
-/// One entry per owner process, labelled once per answer.
-struct Labels<'a> {
-    proc_root: &'a Path,
-    hz: u64,
-    index: HashMap<(u32, u64), u32>,
-    owners: Vec<OwnerEntry>,
-}
-
-impl Labels<'_> {
-    fn of(&mut self, owner: &Owner) -> u32 {
-        if owner.tgid == 0 {
-            return proto::NO_OWNER;
-        }
-        if let Some(&i) = self.index.get(&(owner.tgid, owner.start_ns)) {
-            return i;
-        }
-        let (liveness, label) = owner_label(self.proc_root, self.hz, owner);
-        let i = self.push(OwnerEntry {
-            pid: owner.tgid,
-            uid: owner.uid,
-            liveness,
-            label,
-        });
-        self.index.insert((owner.tgid, owner.start_ns), i);
-        i
-    }
-
-    fn push(&mut self, e: OwnerEntry) -> u32 {
-        self.owners.push(e);
-        (self.owners.len() - 1) as u32
-    }
-}
-
-/// net-tools' label for a live owner; `PID/comm*` for one that exited (or whose PID now
-/// names a later process).
-fn owner_label(proc_root: &Path, hz: u64, owner: &Owner) -> (Liveness, Vec<u8>) {
-    let pid = owner.tgid.to_string();
-    let alive = seed::proc_facts(proc_root, owner.tgid)
-        .is_some_and(|f| f.start_ticks == seed::ns_to_ticks(owner.start_ns, hz));
-    if alive {
-        // What net-tools reads: one read of at most 511 bytes of cmdline.
-        let mut cmdline = [0u8; 511];
-        let n = std::fs::File::open(proc_root.join(&pid).join("cmdline"))
-            .and_then(|mut f| f.read(&mut cmdline))
-            .unwrap_or(0);
-        return (Liveness::Alive, format_label(pid.as_bytes(), &cmdline[..n]));
-    }
-    (Liveness::Exited, exited_label(&pid, &owner.comm))
-}
-
-/// `PID/comm*`, cut so the whole label fits net-tools' 19 bytes.
-pub fn exited_label(pid: &str, comm: &[u8; 16]) -> Vec<u8> {
-    let comm = &comm[..comm.iter().position(|&b| b == 0).unwrap_or(comm.len())];
-    let mut label = format_label(pid.as_bytes(), comm);
-    label.truncate(proto::LABEL_MAX - 1);
-    label.push(b'*');
-    label
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exited_labels_keep_the_pid_and_mark_the_end() {
-        assert_eq!(
-            exited_label("42", b"python3\0\0\0\0\0\0\0\0\0"),
-            b"42/python3*"
-        );
-        assert_eq!(
-            exited_label("4194304", b"averyverylongcom"),
-            b"4194304/averyveryl*"
-        );
-        assert_eq!(exited_label("7", &[0; 16]), b"7/*");
-    }
 }

@@ -11,6 +11,8 @@ use std::{
     time::Instant,
 };
 
+use netstat_common::TcpState;
+
 use crate::{
     cli::{self, Mode, Options},
     model::{Family, InetProto, InetSocket},
@@ -246,7 +248,8 @@ fn sockets_once(
     // each -c round); its notes go to stderr before the header.
     // net-tools loads it only for the Internet and unix sections (not for -g alone).
     let owners = if o.programs && (p.tcp || p.sctp || p.udp || p.udplite || p.raw || p.unix) {
-        Some(Owners::find(o, env, out, err)?)
+        let inet = p.tcp || p.sctp || p.udp || p.udplite || p.raw;
+        Some(Owners::find(o, env, inet, out, err)?)
     } else {
         None
     };
@@ -433,6 +436,7 @@ impl Owners {
     fn find(
         o: &Options,
         env: &RunEnv,
+        inet: bool,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> io::Result<Owners> {
@@ -440,12 +444,17 @@ impl Owners {
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
         let path = crate::agent::socket_path();
+        let netns = agent_client::own_netns(&proc_root);
         let why_not = if !env.netlink {
             "PROC_ROOT is set".to_string()
+        } else if !inet {
+            "the agent knows Internet sockets only".to_string()
         } else if euid != 0 {
             "the agent answers root only".to_string()
+        } else if netns.is_none() {
+            format!("{}/self/ns/net is unreadable", proc_root.display())
         } else {
-            let netns = agent_client::own_netns(&proc_root).unwrap_or(0);
+            let netns = netns.unwrap_or(0);
             let asked = Instant::now();
             match agent_client::ask(&path, netns) {
                 Ok(pending) => {
@@ -531,21 +540,38 @@ impl AgentSource {
         if let Some(l) = self.label(s) {
             return Some(l);
         }
-        // Only an answer started after the row was read can know more about it.
-        if s.cookie != 0
-            && self.refreshes.get() < MAX_REFRESHES
-            && self.last_query.get() < dumped_at
-        {
+        if self.failed.borrow().is_some() {
+            return self.by_inode(s.inode);
+        }
+        if s.cookie == 0 {
+            // A /proc row (raw, tcp with -o): joined by inode or tuple only.
+            return self.by_inode(s.inode);
+        }
+        // Only an answer started after the row was read can know more about it, and
+        // only about a socket the programs could have seen being made: not a request
+        // sock (SYN_RECV without a file) nor a TIME_WAIT (whose record, if any, was
+        // in the answer already).
+        let may_be_new = !(s.proto == InetProto::Tcp
+            && (s.state == TcpState::TimeWait as u8
+                || (s.state == TcpState::SynRecv as u8 && s.inode == 0)));
+        if may_be_new && self.refreshes.get() < MAX_REFRESHES && self.last_query.get() < dumped_at {
             self.refreshes.set(self.refreshes.get() + 1);
             self.last_query.set(Instant::now());
-            if let Ok(fresh) = agent_client::query(&self.path, self.netns) {
-                *self.owners.borrow_mut() = Some(fresh);
-                if let Some(l) = self.label(s) {
-                    return Some(l);
+            match agent_client::query(&self.path, self.netns) {
+                Ok(fresh) => {
+                    *self.owners.borrow_mut() = Some(fresh);
+                    if let Some(l) = self.label(s) {
+                        return Some(l);
+                    }
                 }
+                // A failing agent is not asked again in this run.
+                Err(_) => self.refreshes.set(MAX_REFRESHES),
             }
         }
-        self.by_inode(s.inode)
+        // The agent answered and does not know this socket: nobody the programs saw
+        // holds it (a kernel socket, a TIME_WAIT older than the agent). net-tools
+        // prints `-` there too; walking /proc would only cost time.
+        None
     }
 
     fn by_inode(&self, inode: u64) -> Option<Label> {

@@ -108,6 +108,7 @@ pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
         task_comm: get("task_struct", "comm"),
         task_start_boottime: get("task_struct", "start_boottime"),
         task_files: get("task_struct", "files"),
+        task_flags: get("task_struct", "flags"),
         files_fdt: get("files_struct", "fdt"),
         fdt_fd: get("fdtable", "fd"),
         fdt_max_fds: get("fdtable", "max_fds"),

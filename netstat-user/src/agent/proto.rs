@@ -87,10 +87,12 @@ pub struct SockRow {
     pub sport: u16,
     pub dport: u16,
     pub state: u8,
-    /// netstat-common's `flags` bits.
+    /// netstat-common's `flags` bits (all fit in a byte).
     pub flags: u8,
     /// netstat-common's `how`.
     pub how: u8,
+    /// IPPROTO_TCP, IPPROTO_UDP… (raw sockets: the low byte of their protocol).
+    pub protocol: u8,
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
     /// Index into the answer's owners, or [`NO_OWNER`].
@@ -106,7 +108,7 @@ impl SockRow {
         for v in [self.family, self.sport, self.dport] {
             out.extend(v.to_le_bytes());
         }
-        out.extend([self.state, self.flags, self.how, 0]);
+        out.extend([self.state, self.flags, self.how, self.protocol]);
         out.extend(self.saddr);
         out.extend(self.daddr);
         out.extend(self.owner.to_le_bytes());
@@ -132,6 +134,7 @@ impl SockRow {
             state: b[22],
             flags: b[23],
             how: b[24],
+            protocol: b[25],
             saddr: arr(26),
             daddr: arr(42),
             owner: u32::from_le_bytes(b[58..62].try_into().ok()?),
@@ -227,8 +230,13 @@ pub fn read_answer(r: &mut dyn Read) -> Result<Answer, AnswerError> {
     if n > MAX_OWNERS || rows > MAX_ROWS {
         return Err(AnswerError::Malformed("too many entries"));
     }
-    let mut body = vec![0; n as usize * OWNER_LEN + rows as usize * ROW_LEN];
-    r.read_exact(&mut body)?;
+    // Read what arrives rather than trusting the counts for one big allocation.
+    let want = n as u64 * OWNER_LEN as u64 + rows as u64 * ROW_LEN as u64;
+    let mut body = Vec::new();
+    r.take(want).read_to_end(&mut body)?;
+    if body.len() as u64 != want {
+        return Err(AnswerError::Malformed("the answer is shorter than it says"));
+    }
     let (ob, rb) = body.split_at(n as usize * OWNER_LEN);
     let owners = ob
         .chunks_exact(OWNER_LEN)
@@ -259,6 +267,7 @@ mod tests {
             state: 6,
             flags: 3,
             how: 2,
+            protocol: 6,
             saddr: [1; 16],
             daddr: [2; 16],
             owner,

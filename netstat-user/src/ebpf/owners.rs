@@ -56,11 +56,13 @@ impl OwnerProbe {
         require_privilege()?;
         check_tracefs()?;
         let (offsets, offsets_missing) = resolve_offsets().map_err(LoadError::Btf)?;
-        // Without these the map has no key.
+        // Without these the map has no key, or its owners no identity.
         for (name, off) in [
             ("sock_common.skc_cookie", offsets.skc_cookie),
             ("sock_common.skc_net", offsets.skc_net),
             ("net.ns.inum", offsets.net_inum),
+            // Without it every owner would read as exited (PID reuse cannot be told).
+            ("task_struct.start_boottime", offsets.task_start_boottime),
         ] {
             if off == OFFSET_UNKNOWN {
                 return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
@@ -169,6 +171,16 @@ impl OwnerProbe {
                 Ok(())
             }
             Err(e) => Err(io::Error::other(format!("{MAP_LISTENERS}: {e}"))),
+        }
+    }
+
+    /// Replaces the owner of an existing record (absent: the socket is gone, fine).
+    pub fn set_owner(&mut self, key: &SockKey, owner: Owner) {
+        const BPF_EXIST: u64 = 2;
+        if let Ok(mut rec) = self.owners.get(key, 0) {
+            rec.owner = owner;
+            rec.flags &= !netstat_common::flags::HOLDER_UNKNOWN;
+            let _ = self.owners.insert(key, rec, BPF_EXIST);
         }
     }
 

@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     agent::proto::{self, Answer, AnswerError, NO_OWNER},
-    model::{Family, InetSocket},
+    model::{Family, InetProto, InetSocket},
     source::procfd::IntMap,
 };
 
@@ -37,7 +37,9 @@ pub enum QueryError {
     },
 }
 
-type Tuple = (u16, [u8; 16], u16, [u8; 16], u16);
+/// (protocol, family, local, local port, remote, remote port, in TIME_WAIT): a socket in
+/// TIME_WAIT and a new connection reusing its 4-tuple are told apart by the last field.
+type Tuple = (u8, u16, [u8; 16], u16, [u8; 16], u16, bool);
 
 /// The agent's answer, indexed for the join. Each index maps to an owner index.
 #[derive(Debug, Default)]
@@ -81,7 +83,11 @@ impl AgentOwners {
                 .get_or_init(|| {
                     let rows = self.answer.rows.iter();
                     rows.filter(|r| r.owner != NO_OWNER)
-                        .map(|r| ((r.family, r.saddr, r.sport, r.daddr, r.dport), r.owner))
+                        .map(|r| {
+                            let tw = u64::from(r.flags) & netstat_common::flags::TIMEWAIT != 0;
+                            let t = (r.protocol, r.family, r.saddr, r.sport, r.daddr, r.dport, tw);
+                            (t, r.owner)
+                        })
                         .collect()
                 })
                 .get(&tuple(s))
@@ -115,7 +121,23 @@ fn tuple(s: &InetSocket) -> Tuple {
         Family::Inet => netstat_common::AF_INET,
         Family::Inet6 => netstat_common::AF_INET6,
     };
-    (family, a(s.local), s.local_port, a(s.remote), s.remote_port)
+    let protocol = match s.proto {
+        InetProto::Tcp => 6,
+        InetProto::Udp => 17,
+        InetProto::UdpLite => 136,
+        InetProto::Sctp => 132,
+        InetProto::Raw => 255,
+    };
+    let tw = s.proto == InetProto::Tcp && s.state == netstat_common::TcpState::TimeWait as u8;
+    (
+        protocol,
+        family,
+        a(s.local),
+        s.local_port,
+        a(s.remote),
+        s.remote_port,
+        tw,
+    )
 }
 
 /// The network namespace of this process (`/proc/self/ns/net` → `net:[N]`).
@@ -182,11 +204,68 @@ fn connect_and_ask(path: &Path, netns: u32) -> Result<UnixStream, QueryError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut stream = UnixStream::connect(path).map_err(connect_err)?;
+    let mut stream = connect_now(path).map_err(connect_err)?;
+    // Only root's agent is believed: anyone could leave a socket at an overridden path.
+    match crate::agent::peer_uid(&stream) {
+        Ok(0) => {}
+        Ok(uid) => {
+            return Err(connect_err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("the process answering there runs as uid {uid}, not root"),
+            )));
+        }
+        Err(e) => return Err(connect_err(e)),
+    }
     stream
         .set_read_timeout(Some(TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(TIMEOUT)))
         .map_err(connect_err)?;
     proto::write_request(&mut stream, netns).map_err(|e| answer_err(e.into()))?;
     Ok(stream)
+}
+
+/// A connect that never waits: a unix socket whose backlog is full (an agent that is
+/// stuck or still starting) answers EAGAIN at once, and netstat falls back to /proc.
+fn connect_now(path: &Path) -> io::Result<UnixStream> {
+    use std::os::{
+        fd::{FromRawFd, OwnedFd},
+        unix::ffi::OsStrExt,
+    };
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: an all-zero sockaddr_un is valid; sun_path is filled below within bounds.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long",
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: plain syscalls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+        if libc::connect(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        ) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let stream = UnixStream::from(fd);
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    }
 }
