@@ -375,7 +375,55 @@ def role_udp(args):
     wait_stdin_eof()
 
 
+def role_prefork(args):
+    """A master holds a listener; --count workers (forked and exec'd, inheriting it)
+    accept from it, each reporting `accepted LPORT RHOST RPORT WORKERPID`."""
+    lsock = listen(args.listen[0])
+    name = lsock.getsockname()
+    out("listen", name[0], name[1])
+    workers = []
+    for _ in range(args.count):
+        w = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                os.path.abspath(__file__),
+                "preforkworker",
+                "--fds",
+                str(lsock.fileno()),
+                "--comm",
+                args.child_comm,
+                "--lifetime",
+                str(args.lifetime),
+            ],
+            pass_fds=[lsock.fileno()],
+        )
+        workers.append(w)
+        out("worker", w.pid)
+    out("ready")
+    wait_stdin_eof()
+    for w in workers:
+        w.kill()
+        w.wait()
+
+
+def role_preforkworker(args):
+    lsock = socket.socket(fileno=int(args.fds))
+    lsock.settimeout(1.0)
+    held = []
+    me = os.getpid()
+    while True:
+        try:
+            conn, peer = lsock.accept()
+        except socket.timeout:
+            continue
+        held.append(conn)
+        out("accepted", local_port(conn), peer[0], peer[1], me)
+
+
 ROLES = {
+    "prefork": role_prefork,
+    "preforkworker": role_preforkworker,
     "server": role_server,
     "client": role_client,
     "load": role_load,
@@ -421,6 +469,8 @@ def main():
         "load": args.connect,
         "forker": args.listen and args.connect and args.mode in ("close", "exit"),
         "forkchild": args.fds,
+        "prefork": args.listen,
+        "preforkworker": args.fds,
         "receiver": args.unix,
         "sender": args.unix and args.connect,
         "udp": args.bind or args.connect or args.sendto,

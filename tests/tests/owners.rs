@@ -1107,3 +1107,126 @@ fn agent_notifies_systemd_keeps_its_socket_private_and_runs_once() {
         socket.display()
     );
 }
+
+/// Test 13: two daemons listen on one port at two addresses (no SO_REUSEPORT needed),
+/// neither accepts: each waiting connection names its own daemon, both when the agent
+/// saw them made and when it seeded them.
+#[test]
+fn pending_connections_name_the_listener_on_their_own_address() {
+    require_root();
+    let second = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    for agent_first in [true, false] {
+        let ns = Netns::new();
+        let mut agent = agent_first.then(Agent::start_temp);
+        let mut a = Script::start(
+            &ns,
+            "server",
+            &["--comm", "nst-lsa", "--no-accept", &sa(LO4, 0)],
+        );
+        let p = listeners(&mut a, "listen-noaccept", 1)[0].local;
+        let mut b = Script::start(
+            &ns,
+            "server",
+            &["--comm", "nst-lsb", "--no-accept", &sa(second, p)],
+        );
+        listeners(&mut b, "listen-noaccept", 1);
+        let mut wants = Wants::new();
+        let mut clients = Vec::new();
+        for (server, target) in [(&a, LO4), (&b, second)] {
+            let mut c = Script::start(
+                &ns,
+                "client",
+                &["--count", "3", "--connect", &sa(target, p)],
+            );
+            for k in connections(&mut c, "conn", 3) {
+                wants.insert(k, Want::live(c.pid(), "ESTABLISHED"));
+                wants.insert(k.reversed(), Want::live(server.pid(), "ESTABLISHED"));
+            }
+            clients.push(c);
+        }
+        let agent = agent.get_or_insert_with(Agent::start_temp);
+        let what = if agent_first {
+            "pending connections seen live"
+        } else {
+            "pending connections seeded"
+        };
+        // Without -a: the connections only (the two listeners share a port, so they are
+        // checked by address below).
+        check_owners(&ns, agent, &["-tnp"], &wants, what);
+        let (out, rows) = ours_with_agent(&ns, agent, &["-tlnp"]);
+        let by_addr: BTreeMap<String, Option<Owner>> = rows
+            .iter()
+            .map(|r| (r.local.clone(), r.owner.clone()))
+            .collect();
+        for (server, ip) in [(&a, LO4), (&b, second)] {
+            let want = Want::live(server.pid(), "LISTEN");
+            assert!(
+                want.matches(by_addr.get(&sa(ip, p)).and_then(Option::as_ref)),
+                "{what}: listener {} should be {}\n{}",
+                sa(ip, p),
+                want.label(),
+                show_output("ours -tlnp", &out)
+            );
+        }
+    }
+}
+
+/// Test 14: a prefork server: the master holds the listener, forked workers accept from
+/// it. Each accepted connection names the worker that accepted it; the listener names the
+/// master (as net-tools does: the first holder in /proc order).
+#[test]
+fn prefork_workers_own_what_they_accept() {
+    require_root();
+    let ns = Netns::new();
+    let agent = Agent::start_temp();
+    let mut master = Script::start(
+        &ns,
+        "prefork",
+        &[
+            "--comm",
+            "nst-master",
+            "--child-comm",
+            "nst-worker",
+            "--count",
+            "2",
+            "--listen",
+            &sa(LO4, 0),
+        ],
+    );
+    let p = listeners(&mut master, "listen", 1)[0].local;
+    let workers: Vec<u32> = master
+        .expect_n("worker", 2)
+        .iter()
+        .map(|f| master.num(f, 0, "worker pid"))
+        .collect();
+    let mut client = Script::start(&ns, "client", &["--count", "6", "--connect", &sa(LO4, p)]);
+    let mut wants = Wants::new();
+    for k in connections(&mut client, "conn", 6) {
+        wants.insert(k, Want::live(client.pid(), "ESTABLISHED"));
+    }
+    for f in master.expect_n("accepted", 6) {
+        let local: u16 = master.num(&f, 0, "local port");
+        let remote: u16 = master.num(&f, 2, "remote port");
+        let worker: u32 = master.num(&f, 3, "worker pid");
+        assert!(
+            workers.contains(&worker),
+            "accepted by {worker}, not a worker"
+        );
+        let k = Key {
+            v6: false,
+            local,
+            remote,
+        };
+        wants.insert(k, Want::live(worker, "ESTABLISHED"));
+    }
+    wants.insert(
+        Key {
+            v6: false,
+            local: p,
+            remote: 0,
+        },
+        Want::live(master.pid(), "LISTEN"),
+    );
+    check_owners(&ns, &agent, &["-tanp"], &wants, "prefork server");
+    known_rows_match(&ns, &agent, &["-tanp"]);
+}
