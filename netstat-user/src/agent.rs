@@ -194,7 +194,8 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Refuses a socket path that another agent answers on, that is not a socket, or whose
-/// directory others could write to (they could swap the socket under a client).
+/// directory others could write to without the sticky bit (they could swap the socket
+/// under a client).
 fn check_socket_path(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let dir = path
@@ -206,11 +207,14 @@ fn check_socket_path(path: &Path) -> io::Result<()> {
         .mode(0o755)
         .create(dir)?;
     let d = std::fs::metadata(dir)?;
-    if d.uid() != 0 || d.mode() & 0o022 != 0 {
+    // Writable by others is fine only when sticky (/tmp): then nobody else can remove
+    // or rename root's socket.
+    const STICKY: u32 = 0o1000;
+    if d.uid() != 0 || (d.mode() & 0o022 != 0 && d.mode() & STICKY == 0) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "{} must belong to root and not be writable by others (mode {:o}, uid {})",
+                "{} must belong to root and be writable by others only if sticky (mode {:o}, uid {})",
                 dir.display(),
                 d.mode() & 0o7777,
                 d.uid()

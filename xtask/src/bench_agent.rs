@@ -478,7 +478,7 @@ fn bpftool_names(json: &str) -> HashMap<u32, String> {
 }
 
 /// The owner source a `netstat -p -v` announced: `netstat: -p: owners from the agent
-/// (PATH, N sockets)` or `netstat: -p: owners from /proc (WHY)`.
+/// (PATH, N sockets, K refreshes)` or `netstat: -p: owners from /proc (WHY)`.
 fn parse_source(stderr: &str) -> Option<Source> {
     stderr.lines().find_map(|line| {
         if let Some(rest) = line.strip_prefix("netstat: -p: owners from the agent") {
@@ -486,8 +486,7 @@ fn parse_source(stderr: &str) -> Option<Source> {
                 .trim()
                 .trim_end_matches(')')
                 .rsplit(", ")
-                .next()
-                .and_then(|s| s.strip_suffix(" sockets"))
+                .find_map(|s| s.strip_suffix(" sockets"))
                 .and_then(|s| s.parse().ok());
             return Some(Source::Agent(n));
         }
@@ -594,7 +593,7 @@ mod tests {
     fn owner_source_lines() {
         assert_eq!(
             parse_source(
-                "x\nnetstat: -p: owners from the agent (/tmp/a, b.sock, 100002 sockets)\n"
+                "x\nnetstat: -p: owners from the agent (/tmp/a, b.sock, 100002 sockets, 0 refreshes)\n"
             ),
             Some(Source::Agent(Some(100_002)))
         );
