@@ -21,8 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{
-    MOVING_ATTEMPTS, Netns, Output, SYSTEM_PATH, TempDir, diff_outputs, ensure_executable_by,
-    ip_bin, ours, real, run_command, setpriv_bin, split_lines,
+    MOVING_ATTEMPTS, Netns, Output, TempDir, diff_outputs, ensure_executable_by, ip_bin, ours,
+    real, split_lines,
 };
 
 /// Environment variable that overrides the agent's query socket path (both for the agent and
@@ -248,27 +248,7 @@ pub fn run_netstat_env(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> Output {
-    let dir = TempDir::new("bin");
-    let link = dir.path().join("netstat");
-    if let Err(e) = std::os::unix::fs::symlink(binary, &link) {
-        panic!("symlink {} -> {}: {e}", link.display(), binary.display());
-    }
-    let mut cmd = Command::new(ip_bin());
-    cmd.args(["netns", "exec", ns.name()]);
-    if let Some(uid) = user {
-        cmd.arg(setpriv_bin()).args([
-            format!("--reuid={uid}"),
-            format!("--regid={uid}"),
-            "--clear-groups".to_string(),
-        ]);
-    }
-    cmd.arg("netstat").args(args);
-    let path = format!("{}:{SYSTEM_PATH}", dir.path().display());
-    cmd.env("PATH", path).env("LC_ALL", "C");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_command(cmd)
+    crate::run_netstat_in_env(ns, binary, user, env, args)
 }
 
 /// Both tools, each run as described by one of these.

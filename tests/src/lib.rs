@@ -159,6 +159,17 @@ pub fn run_in<S: AsRef<OsStr>>(ns: &Netns, program: impl AsRef<OsStr>, args: &[S
 /// symlink named `netstat` in a temporary directory put first on `PATH`. `LC_ALL=C`.
 /// With `user`, the command runs under `setpriv --reuid=U --regid=U --clear-groups`.
 pub fn run_netstat_in(ns: &Netns, binary: &Path, user: Option<u32>, args: &[&str]) -> Output {
+    run_netstat_in_env(ns, binary, user, &[], args)
+}
+
+/// [`run_netstat_in`] with extra environment variables.
+pub fn run_netstat_in_env(
+    ns: &Netns,
+    binary: &Path,
+    user: Option<u32>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let dir = TempDir::new("bin");
     let link = dir.path().join("netstat");
     if let Err(e) = std::os::unix::fs::symlink(binary, &link) {
@@ -176,6 +187,7 @@ pub fn run_netstat_in(ns: &Netns, binary: &Path, user: Option<u32>, args: &[&str
     cmd.arg("netstat").args(args);
     let path = format!("{}:{SYSTEM_PATH}", dir.path().display());
     cmd.env("PATH", path).env("LC_ALL", "C");
+    cmd.envs(env.iter().copied());
     run_command(cmd)
 }
 
