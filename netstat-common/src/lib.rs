@@ -203,14 +203,15 @@ pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 pub const IPPROTO_TCP: u16 = 6;
 
-/// One TCP (or SCTP/MPTCP) state change, as seen inside `tcp_set_state()`.
+/// One TCP state change, as seen inside `tcp_set_state()`, with what the owner map knew
+/// about the socket at that moment.
 ///
 /// Addresses are in network byte order; an IPv4 address fills the first 4 bytes and
 /// leaves the rest zero. Ports are in host byte order (the tracepoint converts them).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpStateEvent {
-    /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC nanoseconds.
+    /// `bpf_ktime_get_boot_ns()`: CLOCK_BOOTTIME nanoseconds (the clock of the records).
     pub ts_ns: u64,
     /// Kernel address of the `struct sock`: an identity only while the socket lives.
     pub skaddr: u64,
@@ -226,12 +227,33 @@ pub struct TcpStateEvent {
     pub dport: u16,
     pub oldstate: u8,
     pub newstate: u8,
-    pub _pad: [u8; 6],
+    /// [`event_flags`] bits.
+    pub flags: u8,
+    pub _pad: [u8; 5],
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
+    /// Socket cookie (0: nobody assigned one yet, e.g. a child's first change).
+    pub cookie: u64,
+    /// CLOCK_BOOTTIME ns when the socket entered `oldstate` (0: unknown).
+    pub prev_ns: u64,
+    /// CLOCK_BOOTTIME ns when the programs first saw the socket (0: unknown).
+    pub created_ns: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// The owner the map held ([`event_flags::OWNER`] set), learnt in process context.
+    pub owner: Owner,
 }
 
-const _: () = assert!(core::mem::size_of::<TcpStateEvent>() == 72);
+/// [`TcpStateEvent::flags`] bits.
+pub mod event_flags {
+    /// `owner`, `prev_ns`, `created_ns` and the byte counts come from the owner map.
+    pub const OWNER: u8 = 1;
+    /// This change to CLOSE hands the connection to a TIME_WAIT (or FIN_WAIT2) timewait
+    /// socket that keeps the cookie: the connection is not over yet.
+    pub const TIMEWAIT: u8 = 2;
+}
+
+const _: () = assert!(core::mem::size_of::<TcpStateEvent>() == 160);
 const _: () = assert!(core::mem::align_of::<TcpStateEvent>() == 8);
 
 // ---------------------------------------------------------------------------------

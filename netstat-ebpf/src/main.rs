@@ -11,15 +11,15 @@ mod owners;
 
 use aya_ebpf::{
     EbpfContext,
-    helpers::{bpf_get_current_pid_tgid, bpf_get_socket_cookie, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_get_socket_cookie},
     macros::{cgroup_sock, cgroup_sock_addr, map, sock_ops, tracepoint},
     maps::{PerCpuArray, RingBuf},
     programs::{SockAddrContext, SockContext, SockOpsContext, TracePointContext},
 };
 use netstat_common::{
     AF_INET, AF_INET6, EVENTS_RING_BYTES, IPPROTO_TCP, LOST_READ_FAILED, LOST_RING_FULL,
-    LOST_SLOTS, STAT_NO_COOKIE, STAT_SLOTS, TcpState, TcpStateEvent, inet_sock_set_state as tp,
-    syscall_tp,
+    LOST_SLOTS, STAT_NO_COOKIE, STAT_SLOTS, TcpState, TcpStateEvent, event_flags,
+    inet_sock_set_state as tp, syscall_tp,
 };
 
 #[map(name = "EVENTS")]
@@ -281,30 +281,47 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     }
     // SAFETY: offsets come from netstat-common's record layout, which the user side
     // checked against the running kernel's format file before attaching.
-    let ev = match unsafe { fill_event(ctx) } {
+    let mut ev = match unsafe { fill_event(ctx) } {
         Ok(ev) => ev,
         Err(e) => {
             count_lost(LOST_READ_FAILED);
             return Err(e);
         }
     };
-    let cookie = kernel::sock_cookie(ev.skaddr);
-    if cookie == 0 {
+    ev.cookie = kernel::sock_cookie(ev.skaddr);
+    if ev.cookie == 0 {
         // A passively opened child's first change (LISTEN -> SYN_RECV) always comes before
         // sock_ops gives it a cookie: expected, not worth counting.
+        // Until accept() it is its listener's, and the stream can say so already.
         if ev.oldstate != TcpState::Listen as u8 {
             count(STAT_NO_COOKIE);
+        } else if let Some(mut owner) =
+            owners::listener_owner(ev.netns, ev.family, ev.sport, &ev.saddr)
+        {
+            owner.how = netstat_common::how::LISTENER;
+            ev.owner = owner;
+            ev.flags = event_flags::OWNER;
         }
-    } else {
-        owners::state_changed(
-            &owners::key(cookie, ev.netns),
-            ev.oldstate,
-            ev.newstate,
-            ev.sport,
-            ev.dport,
-            &ev.saddr,
-            &ev.daddr,
-        );
+    } else if let Some(snap) = owners::state_changed(
+        &owners::key(ev.cookie, ev.netns),
+        ev.oldstate,
+        ev.newstate,
+        ev.sport,
+        ev.dport,
+        &ev.saddr,
+        &ev.daddr,
+    ) {
+        ev.owner = snap.owner;
+        ev.prev_ns = snap.prev_ns;
+        ev.created_ns = snap.created_ns;
+        ev.tx_bytes = snap.tx_bytes;
+        ev.rx_bytes = snap.rx_bytes;
+        ev.flags = event_flags::OWNER
+            | if snap.timewait {
+                event_flags::TIMEWAIT
+            } else {
+                0
+            };
     }
     // SAFETY: a plain read of a load-time global.
     if unsafe { core::ptr::read_volatile(&EMIT_EVENTS) } == 0 {
@@ -336,7 +353,7 @@ unsafe fn fill_event(ctx: &TracePointContext) -> Result<TcpStateEvent, i64> {
         daddr[..4].copy_from_slice(&d);
     }
     Ok(TcpStateEvent {
-        ts_ns: unsafe { bpf_ktime_get_ns() },
+        ts_ns: owners::now(),
         skaddr,
         netns: kernel::sock_netns(skaddr),
         current_tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
@@ -346,9 +363,9 @@ unsafe fn fill_event(ctx: &TracePointContext) -> Result<TcpStateEvent, i64> {
         dport: unsafe { ctx.read_at(tp::DPORT) }?,
         oldstate: oldstate as u8,
         newstate: newstate as u8,
-        _pad: [0; 6],
         saddr,
         daddr,
+        ..TcpStateEvent::default()
     })
 }
 

@@ -160,24 +160,29 @@ fn take_over(k: &SockKey, learnt: u8, inode: u64) -> bool {
 /// owner of the listener on its local address (or the wildcard) and port.
 #[inline(always)]
 pub fn passive_established(k: &SockKey, rec: &mut SockRecord) {
-    let mut lk = ListenKey {
-        netns: k.netns,
-        port: rec.sport,
-        family: rec.family,
-        addr: rec.saddr,
-    };
-    // SAFETY: copies out of live map values.
-    let found = unsafe { LISTENERS.get(&lk) }.copied().or_else(|| {
-        lk.addr = [0; 16];
-        unsafe { LISTENERS.get(&lk) }.copied()
-    });
-    if let Some(owner) = found {
+    if let Some(owner) = listener_owner(k.netns, rec.family, rec.sport, &rec.saddr) {
         rec.owner = owner;
     }
     // Even without a listener entry (full table, a sibling closed it): the agent's
     // answer then names the listener that holds the port now.
     rec.owner.how = how::LISTENER;
     insert(k, rec, BPF_NOEXIST);
+}
+
+/// The owner of the listener on this address (or the wildcard) and port.
+#[inline(always)]
+pub fn listener_owner(netns: u32, family: u16, port: u16, addr: &[u8; 16]) -> Option<Owner> {
+    let mut lk = ListenKey {
+        netns,
+        port,
+        family,
+        addr: *addr,
+    };
+    // SAFETY: copies out of live map values.
+    unsafe { LISTENERS.get(&lk) }.copied().or_else(|| {
+        lk.addr = [0; 16];
+        unsafe { LISTENERS.get(&lk) }.copied()
+    })
 }
 
 /// Bytes moved by sendmsg/recvmsg, by a process that holds the socket.
@@ -232,7 +237,18 @@ pub fn closed_shared(k: &SockKey) {
     }
 }
 
-/// What a TCP state change does to the map.
+/// What the record said when a state change arrived (for the event stream).
+pub struct Snapshot {
+    pub owner: Owner,
+    pub prev_ns: u64,
+    pub created_ns: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// The change hands the connection to a timewait socket.
+    pub timewait: bool,
+}
+
+/// What a TCP state change does to the map; returns what the record held before.
 #[inline(always)]
 pub fn state_changed(
     k: &SockKey,
@@ -242,14 +258,21 @@ pub fn state_changed(
     dport: u16,
     saddr: &[u8; 16],
     daddr: &[u8; 16],
-) {
-    let Some(rec) = OWNERS.get_ptr_mut(k) else {
-        return;
-    };
+) -> Option<Snapshot> {
+    let rec = OWNERS.get_ptr_mut(k)?;
     // SAFETY: a live map value; this socket's state changes are serialised.
     let rec = unsafe { &mut *rec };
+    let t = now();
+    let mut snap = Snapshot {
+        owner: rec.owner,
+        prev_ns: rec.changed_ns,
+        created_ns: rec.created_ns,
+        tx_bytes: rec.tx_bytes,
+        rx_bytes: rec.rx_bytes,
+        timewait: false,
+    };
     rec.state = new;
-    rec.changed_ns = now();
+    rec.changed_ns = t;
     if sport != 0 {
         rec.sport = sport;
         rec.saddr = *saddr;
@@ -268,10 +291,10 @@ pub fn state_changed(
         if LISTENERS.insert(&lk, &rec.owner, 0).is_err() {
             count(STAT_LISTENERS_FULL);
         }
-        return;
+        return Some(snap);
     }
     if new != TcpState::Close as u8 {
-        return;
+        return Some(snap);
     }
     if old == TcpState::Listen as u8 {
         // SAFETY: a copy out of a live map value.
@@ -283,7 +306,9 @@ pub fn state_changed(
         // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up
         // to 60 s. The agent drops the record when it expires.
         set_flags(rec, flags::TIMEWAIT);
-        return;
+        snap.timewait = true;
+        return Some(snap);
     }
     forget(k, rec);
+    Some(snap)
 }

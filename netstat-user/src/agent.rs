@@ -53,9 +53,9 @@ pub const SOCKET_ENV: &str = "NETSTAT_AGENT_SOCKET";
 /// A TIME_WAIT socket lives 60 s (`TCP_TIMEWAIT_LEN`, fixed in Linux); its record is
 /// dropped a little after.
 const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
-const GC_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const GC_EVERY: Duration = Duration::from_secs(5);
 /// How often seeded records are checked against fresh dumps (until none is left).
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 pub fn socket_path() -> PathBuf {
     match std::env::var_os(SOCKET_ENV) {
@@ -277,11 +277,11 @@ fn notify_systemd(state: &str) {
     }
 }
 
-struct Seeded {
-    inserted: usize,
-    namespaces: usize,
+pub(crate) struct Seeded {
+    pub inserted: usize,
+    pub namespaces: usize,
     /// Records the map refused (full): those sockets show no owner.
-    not_stored: usize,
+    pub not_stored: usize,
 }
 
 fn ipproto(p: InetProto) -> u16 {
@@ -333,7 +333,7 @@ pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
 }
 
 /// Seeds owners of the sockets that existed before the programs were attached.
-fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<Seeded> {
+pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<Seeded> {
     let (namespaces, errors) = seed::dump_all(root);
     for e in errors.iter().filter(|e| !e.is_vanished()) {
         writeln!(err, "netstat: agent: seed: {e}")?;
@@ -450,12 +450,12 @@ fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
 }
 
 /// Periodic form of [`drop_vanished_seeded`]: cheap once no seeded record is left.
-fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
+pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
     drop_vanished_seeded(probe, root);
 }
 
 /// Drops the records of TIME_WAIT sockets that must have expired.
-fn gc(probe: &mut OwnerProbe) {
+pub(crate) fn gc(probe: &mut OwnerProbe) {
     let Ok(records) = probe.dump() else { return };
     let now = boottime_ns();
     for (key, rec) in records {

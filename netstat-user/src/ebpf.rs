@@ -264,45 +264,15 @@ pub struct ProbeOptions {
     pub ring_bytes: Option<u32>,
 }
 
-/// The loaded and attached TCP state-change programs.
-pub struct StateProbe {
-    // The maps were taken out of `_ebpf`; it still holds the attached program.
+/// The ring buffer of state-change events and the kernel's loss counters.
+pub struct EventRing {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
-    _ebpf: Ebpf,
-    pub method: AttachMethod,
-    /// The offsets, when the ones the netns tag needs were found.
-    pub offsets: Option<KernelOffsets>,
-    /// Why `offsets` is None, if it is.
-    pub offsets_error: Option<String>,
 }
 
-impl StateProbe {
-    pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
-        require_privilege()?;
-        check_tracefs()?;
-        let (all, offsets, offsets_error) = match resolve_offsets() {
-            Ok((o, _)) if o.skc_net != OFFSET_UNKNOWN && o.net_inum != OFFSET_UNKNOWN => {
-                (o, Some(o), None)
-            }
-            Ok((o, missing)) => (o, None, Some(missing.join("; "))),
-            Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
-        };
-        let mut ebpf = load_object(&all, true, opts.ring_bytes)?;
-
-        let prog: &mut TracePoint = ebpf
-            .program_mut(PROG_INET_SOCK_SET_STATE)
-            .ok_or(LoadError::Missing(PROG_INET_SOCK_SET_STATE))?
-            .try_into()
-            .map_err(|source| LoadError::Program {
-                name: PROG_INET_SOCK_SET_STATE,
-                source,
-            })?;
-        let map_err = |name| move |source| LoadError::Program { name, source };
-        prog.load().map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
-        prog.attach("sock", "inet_sock_set_state")
-            .map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
-
+impl EventRing {
+    /// Takes the two maps out of a loaded object.
+    pub(crate) fn take(ebpf: &mut Ebpf) -> Result<Self, LoadError> {
         let ring = RingBuf::try_from(
             ebpf.take_map(MAP_EVENTS)
                 .ok_or(LoadError::Missing(MAP_EVENTS))?,
@@ -319,14 +289,7 @@ impl StateProbe {
             name: MAP_LOST,
             source,
         })?;
-        Ok(Self {
-            ring,
-            lost,
-            _ebpf: ebpf,
-            method: AttachMethod::Tracepoint,
-            offsets,
-            offsets_error,
-        })
+        Ok(Self { ring, lost })
     }
 
     /// Waits up to `timeout` for events and returns those queued. Records that do not
@@ -370,6 +333,63 @@ impl StateProbe {
             ring_full: slot(LOST_RING_FULL)?,
             read_failed: slot(LOST_READ_FAILED)?,
         })
+    }
+}
+
+/// The state-change tracepoint alone (no owner map): every TCP transition, with the
+/// network namespace but without owners.
+pub struct StateProbe {
+    events: EventRing,
+    // Holds the attached program.
+    _ebpf: Ebpf,
+    pub method: AttachMethod,
+    /// The offsets, when the ones the netns tag needs were found.
+    pub offsets: Option<KernelOffsets>,
+    /// Why `offsets` is None, if it is.
+    pub offsets_error: Option<String>,
+}
+
+impl StateProbe {
+    pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
+        require_privilege()?;
+        check_tracefs()?;
+        let (all, offsets, offsets_error) = match resolve_offsets() {
+            Ok((o, _)) if o.skc_net != OFFSET_UNKNOWN && o.net_inum != OFFSET_UNKNOWN => {
+                (o, Some(o), None)
+            }
+            Ok((o, missing)) => (o, None, Some(missing.join("; "))),
+            Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
+        };
+        let mut ebpf = load_object(&all, true, opts.ring_bytes)?;
+        let prog: &mut TracePoint = ebpf
+            .program_mut(PROG_INET_SOCK_SET_STATE)
+            .ok_or(LoadError::Missing(PROG_INET_SOCK_SET_STATE))?
+            .try_into()
+            .map_err(|source| LoadError::Program {
+                name: PROG_INET_SOCK_SET_STATE,
+                source,
+            })?;
+        let map_err = |name| move |source| LoadError::Program { name, source };
+        prog.load().map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
+        prog.attach("sock", "inet_sock_set_state")
+            .map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
+        Ok(Self {
+            events: EventRing::take(&mut ebpf)?,
+            _ebpf: ebpf,
+            method: AttachMethod::Tracepoint,
+            offsets,
+            offsets_error,
+        })
+    }
+
+    /// See [`EventRing::poll`].
+    pub fn poll(&mut self, timeout: Duration) -> io::Result<(Vec<TcpStateEvent>, u64)> {
+        self.events.poll(timeout)
+    }
+
+    /// See [`EventRing::lost`].
+    pub fn lost(&self) -> io::Result<Lost> {
+        self.events.lost()
     }
 }
 
@@ -485,9 +505,11 @@ format:
             dport: 40000,
             oldstate: 2,
             newstate: 1,
-            _pad: [0; 6],
             saddr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             daddr: [127, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            cookie: 99,
+            prev_ns: 5,
+            ..TcpStateEvent::default()
         };
         // SAFETY: viewing a repr(C) Copy value as its bytes.
         let bytes = unsafe {
@@ -501,7 +523,7 @@ format:
         assert_eq!(decode_event(&shifted[1..]), Ok(ev));
         assert_eq!(
             decode_event(&bytes[..10]),
-            Err(DecodeError { len: 10, want: 72 })
+            Err(DecodeError { len: 10, want: 160 })
         );
     }
 }

@@ -1,19 +1,34 @@
-//! `netstat --watch`: TCP state changes as they happen, from the eBPF tracepoint.
+//! `netstat --watch`: TCP state changes as they happen, each with its owner.
 //!
-//! This first version prints every transition the kernel reports, with its network
-//! namespace, addresses and states. Owners, filters, TIME_WAIT tracking and JSON come
-//! with the owner map and stream work; the line format below is kept stable then.
+//! It loads the owner programs itself (the same ones the agent runs) with the state
+//! tracepoint queuing events, seeds the owners of sockets that existed before, and
+//! prints one line per transition:
+//!
+//! `HH:MM:SS.uuuuuu netns=N PID/COMM(USER) tcp|tcp6 LOCAL REMOTE OLD -> NEW T`
+//!
+//! where the owner was learnt in process context (never the task that happened to run
+//! the change), `-` when unknown, and `T` is the time spent in OLD (`12.345ms`, `-`
+//! when unknown). A change to CLOSE that hands the connection to a timewait socket is
+//! shown as `-> TIME_WAIT` (the kernel's timewait socket may still wait for the peer's
+//! FIN, as netstat's FIN_WAIT2 rows show); its end, `TIME_WAIT -> CLOSE`, is printed
+//! when the namespace's sock_diag no longer lists it (checked once its 60 s are over)
+//! or when a new connection takes its 4-tuple. Events the kernel could not queue are
+//! reported on stderr as `LOST …`, never dropped silently.
 use std::{
+    collections::HashMap,
     io::{self, Write},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    time::Duration,
+    path::Path,
+    time::{Duration, Instant},
 };
 
-use netstat_common::{AF_INET6, TcpState, TcpStateEvent};
+use netstat_common::{AF_INET6, TcpState, TcpStateEvent, event_flags};
 
 use crate::{
-    ebpf::{ProbeOptions, StateProbe},
-    names::ntop6,
+    agent::{self, seed},
+    ebpf::{ProbeOptions, owners::OwnerProbe},
+    model::InetProto,
+    names::{Users, ntop6},
 };
 
 /// Kernel state names as ss and the bcc tools print them.
@@ -23,33 +38,192 @@ pub fn state_name(n: u8) -> &'static str {
 
 fn endpoint(family: u16, addr: &[u8; 16], port: u16) -> String {
     if family == AF_INET6 {
-        let a = Ipv6Addr::from(*addr);
-        format!("[{}]:{port}", ntop6(a))
+        format!("[{}]:{port}", ntop6(Ipv6Addr::from(*addr)))
     } else {
         let a = Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]);
         format!("{}:{port}", IpAddr::V4(a))
     }
 }
 
-/// One output line (without the newline):
-/// `<ns since boot> netns=<inode> tcp|tcp6 <local> <remote> <OLD> -> <NEW>`.
-pub fn format_event(e: &TcpStateEvent) -> String {
+/// `HH:MM:SS.uuuuuu` local time of a CLOCK_REALTIME instant.
+fn clock(realtime_ns: u64) -> String {
+    let secs = (realtime_ns / 1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r fills the tm it is given; an all-zero tm is valid input.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers for the duration of the call.
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    let (h, m, s) = if ok {
+        (tm.tm_hour, tm.tm_min, tm.tm_sec)
+    } else {
+        (0, 0, 0)
+    };
+    format!(
+        "{h:02}:{m:02}:{s:02}.{:06}",
+        (realtime_ns % 1_000_000_000) / 1000
+    )
+}
+
+/// CLOCK_REALTIME − CLOCK_BOOTTIME, to put boot-clock event times on the wall clock.
+fn boot_to_realtime() -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    let real = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+    real - agent::boottime_ns() as i128
+}
+
+/// What one line needs besides the event: names and the clock offset.
+pub struct LineContext<'a> {
+    pub users: &'a mut Users,
+    pub boot_to_real: i128,
+}
+
+fn comm(c: &[u8; 16]) -> String {
+    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+    String::from_utf8_lossy(&c[..end]).into_owned()
+}
+
+/// The owner field: `PID/COMM(USER)`, or `-`.
+fn owner_field(e: &TcpStateEvent, users: &mut Users) -> String {
+    if e.flags & event_flags::OWNER == 0 || e.owner.tgid == 0 {
+        return "-".into();
+    }
+    let user = users
+        .name(e.owner.uid)
+        .unwrap_or_else(|| e.owner.uid.to_string());
+    format!("{}/{}({user})", e.owner.tgid, comm(&e.owner.comm))
+}
+
+fn duration_field(from_ns: u64, to_ns: u64) -> String {
+    if from_ns == 0 || to_ns < from_ns {
+        return "-".into();
+    }
+    let us = (to_ns - from_ns) / 1000;
+    format!("{}.{:03}ms", us / 1000, us % 1000)
+}
+
+/// One output line (without the newline); `new` overrides the event's new state name.
+pub fn format_event(e: &TcpStateEvent, new: &str, cx: &mut LineContext<'_>) -> String {
     let proto = if e.family == AF_INET6 { "tcp6" } else { "tcp" };
     format!(
-        "{}.{:09} netns={} {proto} {} {} {} -> {}",
-        e.ts_ns / 1_000_000_000,
-        e.ts_ns % 1_000_000_000,
+        "{} netns={} {} {proto} {} {} {} -> {new} {}",
+        clock((e.ts_ns as i128 + cx.boot_to_real).max(0) as u64),
         e.netns,
+        owner_field(e, cx.users),
         endpoint(e.family, &e.saddr, e.sport),
         endpoint(e.family, &e.daddr, e.dport),
         state_name(e.oldstate),
-        state_name(e.newstate),
+        duration_field(e.prev_ns, e.ts_ns),
     )
+}
+
+/// A connection in its timewait phase, waiting for its end.
+struct TimeWait {
+    /// The event that started it, rewritten into the end line.
+    start: TcpStateEvent,
+    /// When to look for it in sock_diag next.
+    check_at: Instant,
+}
+
+/// `TCP_TIMEWAIT_LEN`: a timewait socket lives 60 s unless something ends it earlier.
+const TIMEWAIT_LEN: Duration = Duration::from_secs(60);
+
+type Tuple = (u32, u16, [u8; 16], u16, [u8; 16], u16);
+
+fn tuple(e: &TcpStateEvent) -> Tuple {
+    (e.netns, e.family, e.saddr, e.sport, e.daddr, e.dport)
+}
+
+/// The timewait sockets being followed, by cookie.
+#[derive(Default)]
+struct TimeWaits {
+    by_cookie: HashMap<u64, TimeWait>,
+    by_tuple: HashMap<Tuple, u64>,
+    namespaces: HashMap<u32, seed::NetnsHandle>,
+}
+
+impl TimeWaits {
+    fn start(&mut self, e: &TcpStateEvent) {
+        self.by_tuple.insert(tuple(e), e.cookie);
+        self.by_cookie.insert(
+            e.cookie,
+            TimeWait {
+                start: *e,
+                check_at: Instant::now() + TIMEWAIT_LEN,
+            },
+        );
+    }
+
+    /// The end event of a timewait socket, at boot-clock time `at`.
+    fn end(&mut self, cookie: u64, at: u64) -> Option<TcpStateEvent> {
+        let tw = self.by_cookie.remove(&cookie)?;
+        self.by_tuple.remove(&tuple(&tw.start));
+        let mut e = tw.start;
+        e.oldstate = TcpState::TimeWait as u8;
+        e.newstate = TcpState::Close as u8;
+        e.prev_ns = tw.start.ts_ns;
+        e.ts_ns = at;
+        e.flags &= !event_flags::TIMEWAIT;
+        Some(e)
+    }
+
+    /// A new connection on the 4-tuple of a timewait socket ends that socket.
+    fn reused(&mut self, e: &TcpStateEvent) -> Option<TcpStateEvent> {
+        let cookie = *self.by_tuple.get(&tuple(e))?;
+        (cookie != e.cookie)
+            .then(|| self.end(cookie, e.ts_ns))
+            .flatten()
+    }
+
+    /// Timewait sockets past their time that sock_diag no longer lists.
+    fn expired(&mut self, root: &Path) -> Vec<TcpStateEvent> {
+        let now = Instant::now();
+        let mut due: HashMap<u32, Vec<u64>> = HashMap::new();
+        for (cookie, tw) in &self.by_cookie {
+            if tw.check_at <= now {
+                due.entry(tw.start.netns).or_default().push(*cookie);
+            }
+        }
+        let mut ended = Vec::new();
+        for (netns, cookies) in due {
+            if !self.namespaces.contains_key(&netns) {
+                self.namespaces = seed::network_namespaces(root)
+                    .into_iter()
+                    .map(|h| (h.inum, h))
+                    .collect();
+            }
+            let alive: Option<Vec<u64>> = self.namespaces.get(&netns).and_then(|h| {
+                seed::dump_netns(h).ok().map(|rows| {
+                    rows.iter()
+                        .filter(|s| s.proto == InetProto::Tcp)
+                        .map(|s| s.cookie)
+                        .collect()
+                })
+            });
+            let at = agent::boottime_ns();
+            for cookie in cookies {
+                match &alive {
+                    // Still there: look again in a second.
+                    Some(live) if live.contains(&cookie) => {
+                        if let Some(tw) = self.by_cookie.get_mut(&cookie) {
+                            tw.check_at = now + Duration::from_secs(1);
+                        }
+                    }
+                    // Gone, or its namespace is.
+                    _ => ended.extend(self.end(cookie, at)),
+                }
+            }
+        }
+        ended
+    }
 }
 
 /// Runs until SIGINT/SIGTERM or a closed stdout. Returns the exit code.
 pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
-    let mut probe = match StateProbe::load(ProbeOptions::default()) {
+    let mut probe = match OwnerProbe::load_with(Some(ProbeOptions::default())) {
         Ok(p) => p,
         Err(e) => {
             writeln!(
@@ -60,24 +234,47 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
         }
     };
     crate::stop::install();
+    for m in &probe.offsets_missing {
+        writeln!(err, "netstat: --watch: not in this kernel's BTF: {m}")?;
+    }
+    let root = Path::new("/");
+    // Owners of the sockets that were there before: their changes name them too.
+    let seeded = agent::seed(&mut probe, root, err)?;
     writeln!(
         err,
-        "netstat: watching TCP state changes ({}); ready",
-        probe.method
+        "netstat: watching TCP state changes (tracepoint sock:inet_sock_set_state, owners from \
+         the socket hooks; {} sockets seeded); ready",
+        seeded.inserted
     )?;
-    if let Some(why) = &probe.offsets_error {
-        writeln!(err, "netstat: network namespaces are not tagged: {why}")?;
-    }
+    let mut users = Users::new();
+    let mut cx = LineContext {
+        users: &mut users,
+        boot_to_real: boot_to_realtime(),
+    };
+    let mut timewaits = TimeWaits::default();
     let mut lost_reported = crate::ebpf::Lost::default();
     let mut undecodable_total = 0;
+    let (mut last_gc, mut last_sweep, mut last_tw) =
+        (Instant::now(), Instant::now(), Instant::now());
     while !crate::stop::requested() {
-        let (events, undecodable) = probe.poll(Duration::from_millis(250))?;
-        for e in &events {
-            writeln!(out, "{}", format_event(e))?;
+        let Some(events) = probe.events.as_mut() else {
+            break;
+        };
+        let (batch, undecodable) = events.poll(Duration::from_millis(250))?;
+        let lost = events.lost()?;
+        for e in &batch {
+            if let Some(end) = timewaits.reused(e) {
+                writeln!(out, "{}", format_event(&end, "CLOSE", &mut cx))?;
+            }
+            if e.flags & event_flags::TIMEWAIT != 0 {
+                timewaits.start(e);
+                writeln!(out, "{}", format_event(e, "TIME_WAIT", &mut cx))?;
+            } else {
+                writeln!(out, "{}", format_event(e, state_name(e.newstate), &mut cx))?;
+            }
         }
         out.flush()?;
         undecodable_total += undecodable;
-        let lost = probe.lost()?;
         if lost != lost_reported || undecodable > 0 {
             writeln!(
                 err,
@@ -88,6 +285,21 @@ pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
             )?;
             lost_reported = lost;
         }
+        if last_tw.elapsed() >= Duration::from_secs(1) {
+            last_tw = Instant::now();
+            for end in timewaits.expired(root) {
+                writeln!(out, "{}", format_event(&end, "CLOSE", &mut cx))?;
+            }
+        }
+        if last_gc.elapsed() >= agent::GC_EVERY {
+            last_gc = Instant::now();
+            agent::gc(&mut probe);
+            cx.boot_to_real = boot_to_realtime();
+        }
+        if last_sweep.elapsed() >= agent::SWEEP_EVERY {
+            last_sweep = Instant::now();
+            agent::sweep_seeded(&mut probe, root);
+        }
     }
     Ok(0)
 }
@@ -97,30 +309,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_name_states_and_brackets_v6() {
+    fn lines_name_owner_states_duration_and_bracket_v6() {
+        let mut users = Users::new();
+        let mut cx = LineContext {
+            users: &mut users,
+            boot_to_real: 0,
+        };
         let mut e = TcpStateEvent {
-            ts_ns: 12_000_000_345,
-            skaddr: 1,
+            ts_ns: 12_000_345_000,
             netns: 4026531840,
-            current_tgid: 0,
             family: netstat_common::AF_INET,
             protocol: 6,
             sport: 40000,
             dport: 80,
             oldstate: 5,
             newstate: 7,
-            _pad: [0; 6],
             saddr: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             daddr: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            prev_ns: 10_000_000_000,
+            flags: event_flags::OWNER,
+            owner: netstat_common::Owner {
+                tgid: 42,
+                uid: 0,
+                comm: *b"curl\0\0\0\0\0\0\0\0\0\0\0\0",
+                ..Default::default()
+            },
+            ..TcpStateEvent::default()
         };
-        assert_eq!(
-            format_event(&e),
-            "12.000000345 netns=4026531840 tcp 10.0.0.1:40000 10.0.0.2:80 FIN_WAIT2 -> CLOSE"
+        let line = format_event(&e, "CLOSE", &mut cx);
+        assert!(
+            line.ends_with(
+                " netns=4026531840 42/curl(root) tcp 10.0.0.1:40000 10.0.0.2:80 FIN_WAIT2 -> CLOSE 2000.345ms"
+            ),
+            "{line}"
         );
         e.family = AF_INET6;
         e.saddr = Ipv6Addr::LOCALHOST.octets();
         e.daddr = Ipv6Addr::LOCALHOST.octets();
-        e.newstate = 99;
-        assert!(format_event(&e).ends_with("tcp6 [::1]:40000 [::1]:80 FIN_WAIT2 -> UNKNOWN"));
+        e.flags = 0;
+        e.prev_ns = 0;
+        let line = format_event(&e, state_name(99), &mut cx);
+        assert!(
+            line.ends_with(" - tcp6 [::1]:40000 [::1]:80 FIN_WAIT2 -> UNKNOWN -"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn timewait_ends_on_reuse_of_its_tuple_not_on_its_own_events() {
+        let start = TcpStateEvent {
+            ts_ns: 100,
+            netns: 1,
+            cookie: 7,
+            sport: 1000,
+            dport: 80,
+            oldstate: 5,
+            newstate: 7,
+            flags: event_flags::TIMEWAIT,
+            ..TcpStateEvent::default()
+        };
+        let mut tws = TimeWaits::default();
+        tws.start(&start);
+        assert!(tws.reused(&start).is_none(), "its own cookie is no reuse");
+        let mut next = start;
+        next.cookie = 8;
+        next.ts_ns = 500;
+        next.oldstate = 7;
+        next.newstate = 2;
+        let end = tws.reused(&next).expect("the tuple was reused");
+        assert_eq!(
+            (
+                end.cookie,
+                end.oldstate,
+                end.newstate,
+                end.prev_ns,
+                end.ts_ns
+            ),
+            (7, 6, 7, 100, 500)
+        );
+        assert!(tws.reused(&next).is_none(), "ended once");
     }
 }

@@ -175,17 +175,24 @@ fn watch_prints_transitions_of_another_netns() {
     let text = String::from_utf8_lossy(&out.stdout);
     let tag = format!(" netns={inum} ");
     let mine: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+    // Every line names this test process as the owner, even the changes that ran in
+    // softirq (FIN_WAIT1 -> FIN_WAIT2) or as the peer: the owner comes from process
+    // context, never from whatever task was current.
+    let owner = format!(" {}/", std::process::id());
     let want = [
-        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} ESTABLISHED -> FIN_WAIT1"),
-        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} FIN_WAIT2 -> CLOSE"),
-        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} ESTABLISHED -> CLOSE_WAIT"),
-        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} LAST_ACK -> CLOSE"),
-        format!("tcp 127.0.0.1:{server_port} 0.0.0.0:0 CLOSE -> LISTEN"),
+        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} ESTABLISHED -> FIN_WAIT1 "),
+        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} FIN_WAIT1 -> FIN_WAIT2 "),
+        // The client's socket hands over to a timewait socket: shown as its start.
+        format!("tcp 127.0.0.1:{client_port} 127.0.0.1:{server_port} FIN_WAIT2 -> TIME_WAIT "),
+        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} ESTABLISHED -> CLOSE_WAIT "),
+        format!("tcp 127.0.0.1:{server_port} 127.0.0.1:{client_port} LAST_ACK -> CLOSE "),
+        format!("tcp 127.0.0.1:{server_port} 0.0.0.0:0 CLOSE -> LISTEN "),
     ];
     for w in &want {
         assert!(
-            mine.iter().any(|l| l.ends_with(w.as_str())),
-            "no line ending with `{w}` for netns {inum}; got:\n{}",
+            mine.iter()
+                .any(|l| l.contains(w.as_str()) && l.contains(&owner)),
+            "no line with `{w}` owned by{owner} for netns {inum}; got:\n{}",
             mine.join("\n")
         );
     }

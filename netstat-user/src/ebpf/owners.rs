@@ -29,6 +29,8 @@ const BPF_NOEXIST: u64 = 1;
 
 /// The loaded and attached owner programs and their maps.
 pub struct OwnerProbe {
+    /// The state-change events, when loaded for a stream (`--watch`).
+    pub events: Option<super::EventRing>,
     owners: HashMap<MapData, SockKey, SockRecord>,
     closed: HashMap<MapData, SockKey, SockRecord>,
     listeners: HashMap<MapData, ListenKey, Owner>,
@@ -52,7 +54,13 @@ pub struct ProbeStats {
 }
 
 impl OwnerProbe {
+    /// For the agent: the owner map only.
     pub fn load() -> Result<Self, LoadError> {
+        Self::load_with(None)
+    }
+
+    /// With `Some`, the state tracepoint also queues events (see [`super::EventRing`]).
+    pub fn load_with(events: Option<super::ProbeOptions>) -> Result<Self, LoadError> {
         require_privilege()?;
         check_tracefs()?;
         let (offsets, offsets_missing) = resolve_offsets().map_err(LoadError::Btf)?;
@@ -68,7 +76,11 @@ impl OwnerProbe {
                 return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
             }
         }
-        let mut ebpf = load_object(&offsets, false, None)?;
+        let mut ebpf = load_object(
+            &offsets,
+            events.is_some(),
+            events.and_then(|e| e.ring_bytes),
+        )?;
         let cgroup_path = cgroup2_mount(&std::fs::read("/proc/mounts").unwrap_or_default())
             .ok_or(LoadError::NoCgroup2)?;
         let cgroup = std::fs::File::open(&cgroup_path).map_err(|source| LoadError::Format {
@@ -126,7 +138,12 @@ impl OwnerProbe {
             .map_err(map_err(MAP_LISTENERS))?;
         let stats =
             PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?).map_err(map_err(MAP_STATS))?;
+        let events = match events {
+            Some(_) => Some(super::EventRing::take(&mut ebpf)?),
+            None => None,
+        };
         Ok(Self {
+            events,
             owners,
             closed,
             listeners,
