@@ -176,7 +176,7 @@ fn watch_names_both_sides_of_an_active_and_a_passive_close_and_the_time_wait_end
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("no duration on `{end}` (start: `{start}`)"));
     assert!(
-        (59_000.0..63_000.0).contains(&ms),
-        "TIME_WAIT lasted {ms} ms, want the kernel's 60 s (+ the 1 s check): `{end}`"
+        (59_000.0..64_000.0).contains(&ms),
+        "TIME_WAIT lasted {ms} ms, want the kernel's 60 s (+ timer slack and the 250 ms check): `{end}`"
     );
 }
