@@ -26,6 +26,11 @@ pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 /// Load-time global (`u32`): 1 when the state tracepoint also queues [`TcpStateEvent`]s
 /// (`--watch`), 0 when only the owner map is kept (the agent).
 pub const GLOBAL_EMIT_EVENTS: &str = "EMIT_EVENTS";
+/// Load-time global (`u32`): when not 0, only state changes of sockets in the network
+/// namespace with this inode are queued (the owner map still follows every namespace).
+/// Filtering in the kernel keeps other namespaces' events out of the ring entirely, so
+/// they can neither fill it nor count as lost.
+pub const GLOBAL_FILTER_NETNS: &str = "FILTER_NETNS";
 /// Value of an offset the user side could not resolve.
 pub const OFFSET_UNKNOWN: u32 = u32::MAX;
 

@@ -35,6 +35,10 @@ static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLOTS, 0);
 #[unsafe(no_mangle)]
 static EMIT_EVENTS: u32 = 1;
 
+/// Set at load time: queue only this network namespace's changes (0: all).
+#[unsafe(no_mangle)]
+static FILTER_NETNS: u32 = 0;
+
 /// Programs of type cgroup_sock / cgroup_sock_addr / sock_ops must return 1 ("allow"):
 /// they only watch.
 const ALLOW: i32 = 1;
@@ -323,8 +327,14 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
                 0
             };
     }
-    // SAFETY: a plain read of a load-time global.
-    if unsafe { core::ptr::read_volatile(&EMIT_EVENTS) } == 0 {
+    // SAFETY: plain reads of load-time globals.
+    let (emit, only) = unsafe {
+        (
+            core::ptr::read_volatile(&EMIT_EVENTS),
+            core::ptr::read_volatile(&FILTER_NETNS),
+        )
+    };
+    if emit == 0 || (only != 0 && only != ev.netns) {
         return Ok(());
     }
     match EVENTS.output::<TcpStateEvent>(&ev, 0) {

@@ -16,8 +16,8 @@ use aya::{
     programs::TracePoint,
 };
 use netstat_common::{
-    GLOBAL_EMIT_EVENTS, GLOBAL_OFFSETS, KernelOffsets, LOST_READ_FAILED, LOST_RING_FULL,
-    MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent,
+    GLOBAL_EMIT_EVENTS, GLOBAL_FILTER_NETNS, GLOBAL_OFFSETS, KernelOffsets, LOST_READ_FAILED,
+    LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent,
     inet_sock_set_state,
 };
 
@@ -262,6 +262,9 @@ impl fmt::Display for AttachMethod {
 pub struct ProbeOptions {
     /// Ring buffer size in bytes (power of two, page multiple); `None` for the default.
     pub ring_bytes: Option<u32>,
+    /// Queue only the changes of this network namespace (its inode), filtered in the
+    /// kernel; `None` for all.
+    pub netns: Option<u32>,
 }
 
 /// The ring buffer of state-change events and the kernel's loss counters.
@@ -360,7 +363,7 @@ impl StateProbe {
             Ok((o, missing)) => (o, None, Some(missing.join("; "))),
             Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
         };
-        let mut ebpf = load_object(&all, true, opts.ring_bytes)?;
+        let mut ebpf = load_object(&all, Some(opts))?;
         let prog: &mut TracePoint = ebpf
             .program_mut(PROG_INET_SOCK_SET_STATE)
             .ok_or(LoadError::Missing(PROG_INET_SOCK_SET_STATE))?
@@ -397,15 +400,16 @@ impl StateProbe {
 /// the caller (a `--watch` needs one, the agent all of them).
 pub(crate) fn load_object(
     offsets: &KernelOffsets,
-    emit_events: bool,
-    ring_bytes: Option<u32>,
+    events: Option<ProbeOptions>,
 ) -> Result<Ebpf, LoadError> {
-    let emit = u32::from(emit_events);
+    let emit = u32::from(events.is_some());
+    let only = events.and_then(|e| e.netns).unwrap_or(0);
     let mut loader = EbpfLoader::new();
     loader
         .override_global(GLOBAL_OFFSETS, offsets, true)
-        .override_global(GLOBAL_EMIT_EVENTS, &emit, true);
-    if let Some(bytes) = ring_bytes {
+        .override_global(GLOBAL_EMIT_EVENTS, &emit, true)
+        .override_global(GLOBAL_FILTER_NETNS, &only, true);
+    if let Some(bytes) = events.and_then(|e| e.ring_bytes) {
         loader.map_max_entries(MAP_EVENTS, bytes);
     }
     Ok(loader.load(OBJECT)?)

@@ -76,11 +76,7 @@ impl OwnerProbe {
                 return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
             }
         }
-        let mut ebpf = load_object(
-            &offsets,
-            events.is_some(),
-            events.and_then(|e| e.ring_bytes),
-        )?;
+        let mut ebpf = load_object(&offsets, events)?;
         let cgroup_path = cgroup2_mount(&std::fs::read("/proc/mounts").unwrap_or_default())
             .ok_or(LoadError::NoCgroup2)?;
         let cgroup = std::fs::File::open(&cgroup_path).map_err(|source| LoadError::Format {
