@@ -35,14 +35,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use netstat_common::{
-    AF_INET, AF_INET6, ListenKey, Owner, SockKey, SockRecord, TcpState, flags, how,
-};
+use netstat_common::{ListenKey, Owner, SockKey, SockRecord, TcpState, flags, how};
 
 use crate::{
     cli::Options,
     ebpf::owners::OwnerProbe,
-    model::{Family, InetProto, InetSocket},
+    model::{InetProto, InetSocket, addr16},
     source::procfd::ProgramMap,
 };
 
@@ -284,25 +282,6 @@ pub(crate) struct Seeded {
     pub not_stored: usize,
 }
 
-fn ipproto(p: InetProto) -> u16 {
-    match p {
-        InetProto::Tcp => 6,
-        InetProto::Udp => 17,
-        InetProto::UdpLite => 136,
-        InetProto::Raw => 255,
-        InetProto::Sctp => 132,
-    }
-}
-
-fn addr16(a: std::net::IpAddr) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    match a {
-        std::net::IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
-        std::net::IpAddr::V6(v6) => b = v6.octets(),
-    }
-    b
-}
-
 /// The record the seed writes for a socket found in a dump and held by `owner`.
 pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
     let tcp_in = |state: TcpState| s.proto == InetProto::Tcp && s.state == state as u8;
@@ -311,11 +290,8 @@ pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
         created_ns: now,
         changed_ns: now,
         inode: s.inode,
-        family: match s.family {
-            Family::Inet => AF_INET,
-            Family::Inet6 => AF_INET6,
-        },
-        protocol: ipproto(s.proto),
+        family: s.family.af(),
+        protocol: s.proto.ipproto(),
         sport: s.local_port,
         dport: s.remote_port,
         state: s.state,

@@ -11,11 +11,44 @@ pub enum InetProto {
     Raw,
 }
 
+impl InetProto {
+    /// The kernel's protocol number (raw sockets: IPPROTO_RAW, their usual one).
+    pub fn ipproto(self) -> u16 {
+        match self {
+            InetProto::Tcp => 6,
+            InetProto::Udp => 17,
+            InetProto::UdpLite => 136,
+            InetProto::Raw => 255,
+            InetProto::Sctp => 132,
+        }
+    }
+}
+
 /// Address family of an Internet socket table (`/proc/net/tcp` vs `/proc/net/tcp6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     Inet,
     Inet6,
+}
+
+impl Family {
+    /// `AF_INET` / `AF_INET6`.
+    pub fn af(self) -> u16 {
+        match self {
+            Family::Inet => netstat_common::AF_INET,
+            Family::Inet6 => netstat_common::AF_INET6,
+        }
+    }
+}
+
+/// An address as the kernel side stores it: 16 bytes, IPv4 in the first 4.
+pub fn addr16(a: IpAddr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match a {
+        IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => b = v6.octets(),
+    }
+    b
 }
 
 /// The kernel's per-socket timer, as `/proc/net/tcp` prints it (`tr`, `tm->when`,

@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     agent::proto::{self, Answer, AnswerError, NO_OWNER},
-    model::{Family, InetProto, InetSocket},
+    model::{InetProto, InetSocket, addr16},
     source::procfd::IntMap,
 };
 
@@ -109,32 +109,13 @@ impl AgentOwners {
 }
 
 fn tuple(s: &InetSocket) -> Tuple {
-    let a = |ip: std::net::IpAddr| {
-        let mut b = [0u8; 16];
-        match ip {
-            std::net::IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
-            std::net::IpAddr::V6(v6) => b = v6.octets(),
-        }
-        b
-    };
-    let family = match s.family {
-        Family::Inet => netstat_common::AF_INET,
-        Family::Inet6 => netstat_common::AF_INET6,
-    };
-    let protocol = match s.proto {
-        InetProto::Tcp => 6,
-        InetProto::Udp => 17,
-        InetProto::UdpLite => 136,
-        InetProto::Sctp => 132,
-        InetProto::Raw => 255,
-    };
     let tw = s.proto == InetProto::Tcp && s.state == netstat_common::TcpState::TimeWait as u8;
     (
-        protocol,
-        family,
-        a(s.local),
+        s.proto.ipproto() as u8,
+        s.family.af(),
+        addr16(s.local),
         s.local_port,
-        a(s.remote),
+        addr16(s.remote),
         s.remote_port,
         tw,
     )
