@@ -6,7 +6,8 @@
 //! `aya::Pod` impls the user side needs; the eBPF side never enables it.
 #![no_std]
 
-/// Ring buffer carrying [`TcpStateEvent`]s (BPF_MAP_TYPE_RINGBUF).
+/// Ring buffer (BPF_MAP_TYPE_RINGBUF) carrying [`TcpStateEvent`]s and [`ConnEvent`]s;
+/// every record starts with its `kind` (an [`event_kind`] value).
 pub const MAP_EVENTS: &str = "EVENTS";
 /// Per-CPU array of `u64` counters of events that never reached the user side, indexed
 /// by [`LOST_RING_FULL`] and [`LOST_READ_FAILED`]. The user side sums the CPUs and
@@ -18,19 +19,65 @@ pub const LOST_RING_FULL: u32 = 0;
 pub const LOST_READ_FAILED: u32 = 1;
 /// Number of slots in [`MAP_LOST`].
 pub const LOST_SLOTS: u32 = 2;
-/// Default size of [`MAP_EVENTS`] in bytes (a power of two, a multiple of the page size).
-pub const EVENTS_RING_BYTES: u32 = 1 << 20;
+/// Default size of [`MAP_EVENTS`] in bytes (a power of two, a multiple of the page size):
+/// room for ~50 000 state changes, i.e. more than 0.25 s of a 20 000 connections/s churn
+/// while the reader is descheduled.
+pub const EVENTS_RING_BYTES: u32 = 8 << 20;
+/// The programs wake the reader only when this many bytes wait in the ring (BPF's
+/// default wakes it for every record while it keeps up, which costs an interrupt per
+/// event under churn); the reader also polls on its own every [`EVENTS_POLL_MS`].
+pub const EVENTS_WAKEUP_BYTES: u64 = 256 << 10;
+/// How often the reader empties the ring without being woken.
+pub const EVENTS_POLL_MS: u64 = 50;
 
 /// Load-time global holding [`KernelOffsets`], filled from the running kernel's BTF.
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
-/// Load-time global (`u32`): 1 when the state tracepoint also queues [`TcpStateEvent`]s
-/// (`--watch`), 0 when only the owner map is kept (the agent).
+/// Load-time global (`u32`): [`emit`] bits saying what the programs queue on
+/// [`MAP_EVENTS`] (0: nothing, only the owner map is kept — the agent).
 pub const GLOBAL_EMIT_EVENTS: &str = "EMIT_EVENTS";
-/// Load-time global (`u32`): when not 0, only state changes of sockets in the network
-/// namespace with this inode are queued (the owner map still follows every namespace).
-/// Filtering in the kernel keeps other namespaces' events out of the ring entirely, so
-/// they can neither fill it nor count as lost.
-pub const GLOBAL_FILTER_NETNS: &str = "FILTER_NETNS";
+/// Load-time global [`EventFilter`]: what reaches the ring. Filtering in the kernel keeps
+/// filtered-out events out of the ring entirely, so they can neither fill it nor count
+/// as lost; the owner map still follows every socket.
+pub const GLOBAL_FILTER: &str = "FILTER";
+
+/// [`GLOBAL_EMIT_EVENTS`] bits.
+pub mod emit {
+    /// Every TCP state change, as a [`super::TcpStateEvent`] (`--watch`).
+    pub const STATES: u32 = 1;
+    /// One [`super::ConnEvent`] per TCP connection that ends (`--audit`).
+    pub const CONNECTIONS: u32 = 2;
+    /// UDP flows are counted in [`super::MAP_FLOWS`] (`--audit`).
+    pub const FLOWS: u32 = 4;
+}
+
+/// First field of every ring record.
+pub mod event_kind {
+    pub const STATE: u32 = 1;
+    pub const CONN: u32 = 2;
+}
+
+/// What the programs queue (see [`GLOBAL_FILTER`]); a zero field matches everything.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Network namespace inode.
+    pub netns: u32,
+    /// Owner's tgid (events without a known owner never match a pid).
+    pub pid: u32,
+    /// Bit `1 << state` for each kernel TCP state: a state change matches when its old
+    /// or its new state is in the set (connection records: their last state).
+    pub states: u32,
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u16,
+    /// Local port, remote port, either port (host byte order).
+    pub sport: u16,
+    pub dport: u16,
+    pub port: u16,
+    /// The owner's comm, NUL-padded (all zero: any).
+    pub comm: [u8; 16],
+}
+
+const _: () = assert!(core::mem::size_of::<EventFilter>() == 36);
 /// Value of an offset the user side could not resolve.
 pub const OFFSET_UNKNOWN: u32 = u32::MAX;
 
@@ -81,6 +128,24 @@ pub struct KernelOffsets {
     pub file_count: u32,
     /// 1 when [`Self::file_count`] is a `file_ref_t` (one reference reads 0), else 0.
     pub file_count_zero_based: u32,
+    /// `sock.sk_err` (an `int`: why a connection ended — ECONNREFUSED, ECONNRESET…).
+    pub sk_err: u32,
+    /// `sock_common.skc_num` (local port, host order), `skc_dport` (remote, network order).
+    pub skc_num: u32,
+    pub skc_dport: u32,
+    /// `sock_common.skc_rcv_saddr` / `skc_daddr` (IPv4) and `skc_v6_rcv_saddr` /
+    /// `skc_v6_daddr` (IPv6).
+    pub skc_rcv_saddr: u32,
+    pub skc_daddr: u32,
+    pub skc_v6_rcv_saddr: u32,
+    pub skc_v6_daddr: u32,
+    /// `tcp_sock.bytes_acked` / `bytes_received` (`u64`, what tcplife reports) and
+    /// `segs_out` / `segs_in` (`u32`).
+    pub tcp_bytes_acked: u32,
+    pub tcp_bytes_received: u32,
+    pub tcp_segs_out: u32,
+    pub tcp_segs_in: u32,
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -105,10 +170,22 @@ impl KernelOffsets {
         file_inode: OFFSET_UNKNOWN,
         file_count: OFFSET_UNKNOWN,
         file_count_zero_based: 0,
+        sk_err: OFFSET_UNKNOWN,
+        skc_num: OFFSET_UNKNOWN,
+        skc_dport: OFFSET_UNKNOWN,
+        skc_rcv_saddr: OFFSET_UNKNOWN,
+        skc_daddr: OFFSET_UNKNOWN,
+        skc_v6_rcv_saddr: OFFSET_UNKNOWN,
+        skc_v6_daddr: OFFSET_UNKNOWN,
+        tcp_bytes_acked: OFFSET_UNKNOWN,
+        tcp_bytes_received: OFFSET_UNKNOWN,
+        tcp_segs_out: OFFSET_UNKNOWN,
+        tcp_segs_in: OFFSET_UNKNOWN,
+        _pad: 0,
     };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 80);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 128);
 
 /// Name of the tracepoint program in the object file.
 pub const PROG_INET_SOCK_SET_STATE: &str = "inet_sock_set_state";
@@ -207,6 +284,7 @@ pub mod inet_sock_set_state {
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 pub const IPPROTO_TCP: u16 = 6;
+pub const IPPROTO_UDP: u16 = 17;
 
 /// One TCP state change, as seen inside `tcp_set_state()`, with what the owner map knew
 /// about the socket at that moment.
@@ -216,13 +294,15 @@ pub const IPPROTO_TCP: u16 = 6;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpStateEvent {
+    /// [`event_kind::STATE`].
+    pub kind: u32,
+    /// Inode number of the socket's network namespace (`ls -l /proc/PID/ns/net`);
+    /// 0 when the offsets could not be resolved.
+    pub netns: u32,
     /// `bpf_ktime_get_boot_ns()`: CLOCK_BOOTTIME nanoseconds (the clock of the records).
     pub ts_ns: u64,
     /// Kernel address of the `struct sock`: an identity only while the socket lives.
     pub skaddr: u64,
-    /// Inode number of the socket's network namespace (`ls -l /proc/PID/ns/net`);
-    /// 0 when the offsets could not be resolved.
-    pub netns: u32,
     /// tgid of the task that was current when the change ran. This is **context, not
     /// the owner**: state changes often run in softirq or in another task.
     pub current_tgid: u32,
@@ -234,7 +314,7 @@ pub struct TcpStateEvent {
     pub newstate: u8,
     /// [`event_flags`] bits.
     pub flags: u8,
-    pub _pad: [u8; 5],
+    pub _pad: u8,
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
     /// Socket cookie (0: nobody assigned one yet, e.g. a child's first change).
@@ -260,6 +340,55 @@ pub mod event_flags {
 
 const _: () = assert!(core::mem::size_of::<TcpStateEvent>() == 160);
 const _: () = assert!(core::mem::align_of::<TcpStateEvent>() == 8);
+
+/// A TCP connection that just ended (its change to CLOSE), with everything the owner
+/// map and the kernel's `tcp_sock` knew about it: one `--audit` record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnEvent {
+    /// [`event_kind::CONN`].
+    pub kind: u32,
+    pub netns: u32,
+    /// CLOCK_BOOTTIME ns: when the connection opened ([`SockRecord::opened_ns`]) and
+    /// when it ended (now).
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub cookie: u64,
+    /// Bytes the owners' sendmsg/recvmsg moved on it; segments out and in as
+    /// `tcp_sock.segs_out` / `segs_in` count them ([`conn_flags::KERNEL_COUNTS`]: read).
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub rx_packets: u64,
+    /// The record's [`flags`] bits.
+    pub record_flags: u64,
+    pub family: u16,
+    pub sport: u16,
+    pub dport: u16,
+    /// The state it left for CLOSE.
+    pub oldstate: u8,
+    /// [`SockRecord::opened`]: one of [`opened`], 0 if unknown.
+    pub opened: u8,
+    /// `sk_err` at the end: the errno the kernel gave the connection when it failed
+    /// (ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT…), 0 for an orderly end or our own
+    /// abort. The user side names the end from it and `oldstate`.
+    pub sk_err: i32,
+    /// [`conn_flags`] bits.
+    pub flags: u32,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub owner: Owner,
+}
+
+const _: () = assert!(core::mem::size_of::<ConnEvent>() == 168);
+
+/// [`ConnEvent::flags`] bits.
+pub mod conn_flags {
+    /// The segment counts were read from `tcp_sock`.
+    pub const KERNEL_COUNTS: u32 = 1;
+    /// `owner` is known.
+    pub const OWNER: u32 = 2;
+}
 
 // ---------------------------------------------------------------------------------
 // The socket-owner map (kept by the agent's programs).
@@ -297,8 +426,10 @@ pub const STAT_NO_COOKIE: u32 = 3;
 /// Passively opened connections the `sock_ops` program saw established (compare with
 /// `TcpPassiveOpens` in /proc/net/snmp).
 pub const STAT_PASSIVE: u32 = 4;
+/// [`MAP_FLOWS`] was full: a UDP flow went uncounted.
+pub const STAT_FLOWS_FULL: u32 = 5;
 /// Number of slots in [`MAP_STATS`].
-pub const STAT_SLOTS: u32 = 5;
+pub const STAT_SLOTS: u32 = 6;
 
 /// How the owner in a record was learnt.
 pub mod how {
@@ -333,6 +464,9 @@ pub mod flags {
     pub const SEEDED: u64 = 8;
     /// The socket is gone (a record of [`super::MAP_CLOSED`]).
     pub const CLOSED: u64 = 16;
+    /// Its connection record ([`super::ConnEvent`]) found the ring full: the user side
+    /// reports it from this record instead, marked incomplete.
+    pub const CONN_UNSENT: u64 = 32;
 }
 
 /// Key of [`MAP_OWNERS`]: the socket cookie (`SO_COOKIE`, sock_diag's `idiag_cookie`,
@@ -403,19 +537,80 @@ pub struct SockRecord {
     pub dport: u16,
     /// Kernel TCP state number (TCP only; 0 otherwise).
     pub state: u8,
-    pub _pad: [u8; 7],
+    /// One of [`opened`]: who opened the connection.
+    pub opened: u8,
+    pub _pad: [u8; 6],
     /// [`flags`] bits; a `u64` so the programs can set them atomically (BPF has no
     /// 32-bit atomic or).
     pub flags: u64,
     /// Network byte order, IPv4 in the first 4 bytes.
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
+    /// CLOCK_BOOTTIME ns when the connection opened: `SYN_SENT` for an active open, the
+    /// end of the handshake for a passive one (0: not a connection, or unknown).
+    pub opened_ns: u64,
+}
+
+/// [`SockRecord::opened`] values.
+pub mod opened {
+    pub const ACTIVE: u8 = 1;
+    pub const PASSIVE: u8 = 2;
 }
 
 const _: () = assert!(core::mem::size_of::<SockKey>() == 16);
 const _: () = assert!(core::mem::size_of::<ListenKey>() == 24);
 const _: () = assert!(core::mem::size_of::<Owner>() == 48);
-const _: () = assert!(core::mem::size_of::<SockRecord>() == 144);
+const _: () = assert!(core::mem::size_of::<SockRecord>() == 152);
+
+// ---------------------------------------------------------------------------------
+// UDP flows (`--audit`).
+// ---------------------------------------------------------------------------------
+
+/// Hash map [`FlowKey`] → [`FlowValue`]: datagrams and bytes per (socket, peer). The
+/// user side reads it, reports flows that went idle or whose socket closed, and deletes
+/// them.
+pub const MAP_FLOWS: &str = "FLOWS";
+/// Capacity of [`MAP_FLOWS`]; a flow that does not fit is counted in [`STAT_FLOWS_FULL`].
+pub const FLOWS_MAX: u32 = 65_536;
+/// LRU hash map `pid_tgid` → [`FlowKey`]: the peer a thread's unconnected `sendmsg` /
+/// `recvmsg` named (cgroup `sendmsg4/6`, `recvmsg4/6`), picked up by the
+/// `sock_{send,recv}_length` tracepoint that follows in the same thread.
+pub const MAP_PEERS: &str = "PEERS";
+pub const PEERS_MAX: u32 = 16_384;
+
+/// A UDP flow: the socket and the remote end (all zero when a `recv()` without an
+/// address does not say who sent).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub cookie: u64,
+    pub netns: u32,
+    /// Host byte order.
+    pub rport: u16,
+    pub family: u16,
+    pub raddr: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowValue {
+    /// CLOCK_BOOTTIME ns of the first and the latest datagram.
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub rx_packets: u64,
+    /// Local port (host order) and bound address when the flow began.
+    pub lport: u16,
+    pub _pad: [u8; 6],
+    pub laddr: [u8; 16],
+    /// The process that sent or received the flow's first datagram.
+    pub owner: Owner,
+}
+
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 32);
+const _: () = assert!(core::mem::size_of::<FlowValue>() == 120);
 
 /// Names of the owner-map programs in the object file, with their attach points.
 pub mod progs {
@@ -427,6 +622,10 @@ pub mod progs {
     pub const ACCEPT_EXIT: &str = "sys_exit_accept";
     pub const ACCEPT4_EXIT: &str = "sys_exit_accept4";
     pub const SEND_LENGTH: &str = "sock_send_length";
+    pub const SENDMSG4: &str = "sendmsg4";
+    pub const SENDMSG6: &str = "sendmsg6";
+    pub const RECVMSG4: &str = "recvmsg4";
+    pub const RECVMSG6: &str = "recvmsg6";
     pub const RECV_LENGTH: &str = "sock_recv_length";
     pub const CLOSE_ENTER: &str = "sys_enter_close";
 }
@@ -440,6 +639,7 @@ pub mod syscall_tp {
     /// `sock:sock_{send,recv}_length`: `void *sk`, `__u16 family`, `__u16 protocol`, `int ret`.
     pub const LEN_SK: usize = 8;
     pub const LEN_FAMILY: usize = 16;
+    pub const LEN_PROTOCOL: usize = 18;
     pub const LEN_RET: usize = 20;
 }
 
@@ -453,4 +653,8 @@ mod user {
     unsafe impl aya::Pod for super::ListenKey {}
     unsafe impl aya::Pod for super::Owner {}
     unsafe impl aya::Pod for super::SockRecord {}
+    unsafe impl aya::Pod for super::ConnEvent {}
+    unsafe impl aya::Pod for super::EventFilter {}
+    unsafe impl aya::Pod for super::FlowKey {}
+    unsafe impl aya::Pod for super::FlowValue {}
 }

@@ -140,6 +140,16 @@ pub fn current_is_kthread() -> bool {
     read::<u32>(task, offsets().task_flags).is_some_and(|f| f & PF_KTHREAD != 0)
 }
 
+/// `start_boottime` of the current thread group's leader (0 if unknown).
+#[inline(always)]
+pub fn current_start_ns() -> u64 {
+    let o = offsets();
+    // SAFETY: no preconditions.
+    let task = unsafe { bpf_get_current_task() };
+    let leader = read::<u64>(task, o.task_group_leader).unwrap_or(task);
+    read::<u64>(leader, o.task_start_boottime).unwrap_or(0)
+}
+
 /// The current process, as an owner learnt by `how`.
 #[inline(always)]
 pub fn current_owner(how: u8) -> Owner {
@@ -168,4 +178,50 @@ pub fn current_owner(how: u8) -> Owner {
         _pad: [0; 3],
         comm,
     }
+}
+
+/// `sk->sk_err`: the errno a failed connection got (0 if none or unknown).
+#[inline(always)]
+pub fn sock_err(sk: u64) -> i32 {
+    read::<i32>(sk, offsets().sk_err).unwrap_or(0)
+}
+
+/// The local port (host order) and bound address of `sk` (zeros if unknown).
+#[inline(always)]
+pub fn sock_local(sk: u64, family: u16) -> (u16, [u8; 16]) {
+    let o = offsets();
+    let port = read::<u16>(sk, o.skc_num).unwrap_or(0);
+    (port, sock_addr(sk, family, o.skc_rcv_saddr, o.skc_v6_rcv_saddr))
+}
+
+/// The remote port (host order) and address of a connected `sk` (zeros if none).
+#[inline(always)]
+pub fn sock_remote(sk: u64, family: u16) -> (u16, [u8; 16]) {
+    let o = offsets();
+    let port = u16::from_be(read::<u16>(sk, o.skc_dport).unwrap_or(0));
+    (port, sock_addr(sk, family, o.skc_daddr, o.skc_v6_daddr))
+}
+
+#[inline(always)]
+fn sock_addr(sk: u64, family: u16, v4: u32, v6: u32) -> [u8; 16] {
+    let mut addr = [0u8; 16];
+    if family == netstat_common::AF_INET6 {
+        addr = read::<[u8; 16]>(sk, v6).unwrap_or([0; 16]);
+    } else if let Some(a) = read::<[u8; 4]>(sk, v4) {
+        addr[..4].copy_from_slice(&a);
+    }
+    addr
+}
+
+/// `tcp_sock`'s own counts: bytes acked (sent), bytes received, segments out and in;
+/// `None` when an offset is unknown.
+#[inline(always)]
+pub fn tcp_counts(sk: u64) -> Option<[u64; 4]> {
+    let o = offsets();
+    Some([
+        read::<u64>(sk, o.tcp_bytes_acked)?,
+        read::<u64>(sk, o.tcp_bytes_received)?,
+        u64::from(read::<u32>(sk, o.tcp_segs_out)?),
+        u64::from(read::<u32>(sk, o.tcp_segs_in)?),
+    ])
 }

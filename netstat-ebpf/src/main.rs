@@ -6,6 +6,8 @@
 #![feature(core_intrinsics)]
 #![allow(internal_features)]
 
+mod events;
+mod flows;
 mod kernel;
 mod owners;
 
@@ -13,35 +15,47 @@ use aya_ebpf::{
     EbpfContext,
     helpers::{bpf_get_current_pid_tgid, bpf_get_socket_cookie},
     macros::{cgroup_sock, cgroup_sock_addr, map, sock_ops, tracepoint},
-    maps::{PerCpuArray, RingBuf},
+    maps::PerCpuArray,
     programs::{SockAddrContext, SockContext, SockOpsContext, TracePointContext},
 };
 use netstat_common::{
-    AF_INET, AF_INET6, EVENTS_RING_BYTES, IPPROTO_TCP, LOST_READ_FAILED, LOST_RING_FULL,
-    LOST_SLOTS, STAT_NO_COOKIE, STAT_SLOTS, TcpState, TcpStateEvent, event_flags,
-    inet_sock_set_state as tp, syscall_tp,
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, STAT_NO_COOKIE, STAT_SLOTS, TcpState,
+    TcpStateEvent, emit, event_flags, event_kind, inet_sock_set_state as tp, syscall_tp,
 };
-
-#[map(name = "EVENTS")]
-static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
-
-#[map(name = "LOST")]
-static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOST_SLOTS, 0);
 
 #[map(name = "STATS")]
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STAT_SLOTS, 0);
 
-/// Set at load time: 1 to queue state-change events (see netstat-common).
-#[unsafe(no_mangle)]
-static EMIT_EVENTS: u32 = 1;
-
-/// Set at load time: queue only this network namespace's changes (0: all).
-#[unsafe(no_mangle)]
-static FILTER_NETNS: u32 = 0;
-
 /// Programs of type cgroup_sock / cgroup_sock_addr / sock_ops must return 1 ("allow"):
 /// they only watch.
 const ALLOW: i32 = 1;
+
+/// A field of a tracepoint record, read straight from the context: the verifier allows
+/// aligned loads inside the record, and `read_at` would pay a probe_read helper call
+/// for each (ten per state change).
+///
+/// # Safety
+/// `off` must be the offset of a `T` in the record (netstat-common's checked layouts),
+/// aligned to its size.
+#[inline(always)]
+unsafe fn field<T: Copy>(ctx: &TracePointContext, off: usize) -> T {
+    // SAFETY: per the contract, an aligned in-record load.
+    unsafe { core::ptr::read_volatile((ctx.as_ptr() as *const u8).add(off) as *const T) }
+}
+
+/// A 16-byte address field, as two aligned 8-byte loads.
+///
+/// # Safety
+/// As [`field`], with `off` 8-aligned.
+#[inline(always)]
+unsafe fn field_addr(ctx: &TracePointContext, off: usize) -> [u8; 16] {
+    // SAFETY: per the contract.
+    let (a, b): (u64, u64) = unsafe { (field(ctx, off), field(ctx, off + 8)) };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_ne_bytes());
+    out[8..].copy_from_slice(&b.to_ne_bytes());
+    out
+}
 
 fn count_in(map: &PerCpuArray<u64>, slot: u32) {
     if let Some(n) = map.get_ptr_mut(slot) {
@@ -58,10 +72,6 @@ fn count_in(map: &PerCpuArray<u64>, slot: u32) {
 
 pub(crate) fn count(slot: u32) {
     count_in(&STATS, slot);
-}
-
-fn count_lost(slot: u32) {
-    count_in(&LOST, slot);
 }
 
 // --- process context: who creates, connects, accepts, sends, closes -------------------
@@ -130,9 +140,7 @@ pub fn connect6(ctx: SockAddrContext) -> i32 {
 
 fn accepted(ctx: &TracePointContext) -> u32 {
     // SAFETY: offset of `ret` in every sys_exit_* record.
-    let Ok(fd) = (unsafe { ctx.read_at::<i64>(syscall_tp::EXIT_RET) }) else {
-        return 0;
-    };
+    let fd: i64 = unsafe { field(ctx, syscall_tp::EXIT_RET) };
     if fd < 0 {
         return 0;
     }
@@ -162,25 +170,25 @@ pub fn sys_exit_accept(ctx: TracePointContext) -> u32 {
 
 fn io(ctx: &TracePointContext, sent: bool) -> u32 {
     // SAFETY: offsets of the sock_{send,recv}_length record (netstat-common).
-    let (Ok(sk), Ok(family), Ok(ret)) = (unsafe {
+    let (sk, family, protocol, ret): (u64, u16, u16, i32) = unsafe {
         (
-            ctx.read_at::<u64>(syscall_tp::LEN_SK),
-            ctx.read_at::<u16>(syscall_tp::LEN_FAMILY),
-            ctx.read_at::<i32>(syscall_tp::LEN_RET),
+            field(ctx, syscall_tp::LEN_SK),
+            field(ctx, syscall_tp::LEN_FAMILY),
+            field(ctx, syscall_tp::LEN_PROTOCOL),
+            field(ctx, syscall_tp::LEN_RET),
         )
-    }) else {
-        return 0;
     };
     if (family != AF_INET && family != AF_INET6) || ret < 0 {
         return 0;
     }
     let cookie = kernel::sock_cookie(sk);
-    if cookie != 0 {
-        owners::io(
-            &owners::key(cookie, kernel::sock_netns(sk)),
-            sent,
-            ret as u64,
-        );
+    if cookie == 0 {
+        return 0;
+    }
+    let netns = kernel::sock_netns(sk);
+    owners::io(&owners::key(cookie, netns), sent, ret as u64);
+    if protocol == IPPROTO_UDP && events::wanted(emit::FLOWS) {
+        flows::datagram(sk, cookie, netns, family, sent, ret as u64);
     }
     0
 }
@@ -201,9 +209,7 @@ pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "syscalls", name = "sys_enter_close")]
 pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
     // SAFETY: offset of close's `fd` argument.
-    let Ok(fd) = (unsafe { ctx.read_at::<u64>(syscall_tp::ENTER_ARG0) }) else {
-        return 0;
-    };
+    let fd: u64 = unsafe { field(&ctx, syscall_tp::ENTER_ARG0) };
     let file = kernel::current_file(fd as u32 as u64);
     if file == 0 || kernel::file_refs(file) <= 1 {
         return 0;
@@ -215,6 +221,59 @@ pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
         }
     }
     0
+}
+
+/// An unconnected UDP `sendmsg` (destination) or `recvmsg` (source) names the peer the
+/// `sock_{send,recv}_length` tracepoint that follows will count the datagram for.
+/// `v6`: an IPv6 hook (the verifier allows only the hook's own address fields).
+#[inline(always)]
+fn peer(ctx: &SockAddrContext, v6: bool) -> i32 {
+    if !events::wanted(emit::FLOWS) {
+        return ALLOW;
+    }
+    let mut addr = [0u8; 16];
+    // SAFETY: the context is a valid bpf_sock_addr; each field is read with its own
+    // 4-byte load, as the verifier requires.
+    let port = unsafe {
+        let a = &*ctx.sock_addr;
+        if v6 {
+            for i in 0..4 {
+                let w = core::ptr::read_volatile(&a.user_ip6[i]);
+                addr[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+        } else {
+            addr[..4].copy_from_slice(&core::ptr::read_volatile(&a.user_ip4).to_ne_bytes());
+        }
+        core::ptr::read_volatile(&a.user_port)
+    };
+    // SAFETY: the helper accepts this program's context.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    let family = if v6 { AF_INET6 } else { AF_INET };
+    // user_port holds the port in network byte order in its first two bytes.
+    flows::peer_named(cookie, family, port as u16, addr);
+    ALLOW
+}
+
+/// `cgroup/sendmsg4`: UDP sendmsg with a destination address (kernel 4.18+).
+#[cgroup_sock_addr(sendmsg4)]
+pub fn sendmsg4(ctx: SockAddrContext) -> i32 {
+    peer(&ctx, false)
+}
+
+#[cgroup_sock_addr(sendmsg6)]
+pub fn sendmsg6(ctx: SockAddrContext) -> i32 {
+    peer(&ctx, true)
+}
+
+/// `cgroup/recvmsg4`: UDP recvmsg asking for the source address (kernel 5.2+).
+#[cgroup_sock_addr(recvmsg4)]
+pub fn recvmsg4(ctx: SockAddrContext) -> i32 {
+    peer(&ctx, false)
+}
+
+#[cgroup_sock_addr(recvmsg6)]
+pub fn recvmsg6(ctx: SockAddrContext) -> i32 {
+    peer(&ctx, true)
 }
 
 // --- any context: cookies for accepted sockets, state changes -------------------------
@@ -275,108 +334,121 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
 
 fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     // The tracepoint also fires for SCTP and MPTCP; this stream is TCP's.
-    // SAFETY: offset from the checked record layout.
-    let protocol: u16 = unsafe { ctx.read_at(tp::PROTOCOL) }.map_err(|e| {
-        count_lost(LOST_READ_FAILED);
-        e
-    })?;
+    // SAFETY: offsets from the checked record layout (below too): the user side checked
+    // them against the running kernel's format file before attaching.
+    let protocol: u16 = unsafe { field(ctx, tp::PROTOCOL) };
     if protocol != IPPROTO_TCP {
         return Ok(());
     }
-    // SAFETY: offsets come from netstat-common's record layout, which the user side
-    // checked against the running kernel's format file before attaching.
-    let mut ev = match unsafe { fill_event(ctx) } {
-        Ok(ev) => ev,
-        Err(e) => {
-            count_lost(LOST_READ_FAILED);
-            return Err(e);
-        }
+    // SAFETY: as above; every offset is aligned to its field's size.
+    let (skaddr, old, new, family, sport, dport) = unsafe {
+        (
+            field::<u64>(ctx, tp::SKADDR),
+            field::<i32>(ctx, tp::OLDSTATE) as u8,
+            field::<i32>(ctx, tp::NEWSTATE) as u8,
+            field::<u16>(ctx, tp::FAMILY),
+            field::<u16>(ctx, tp::SPORT),
+            field::<u16>(ctx, tp::DPORT),
+        )
     };
-    ev.cookie = kernel::sock_cookie(ev.skaddr);
-    if ev.cookie == 0 {
+    let mut saddr = [0u8; 16];
+    let mut daddr = [0u8; 16];
+    // SAFETY: as above.
+    unsafe {
+        if family == AF_INET6 {
+            saddr = field_addr(ctx, tp::SADDR_V6);
+            daddr = field_addr(ctx, tp::DADDR_V6);
+        } else {
+            saddr[..4].copy_from_slice(&field::<[u8; 4]>(ctx, tp::SADDR));
+            daddr[..4].copy_from_slice(&field::<[u8; 4]>(ctx, tp::DADDR));
+        }
+    }
+    let netns = kernel::sock_netns(skaddr);
+    let cookie = kernel::sock_cookie(skaddr);
+    let states = events::wanted(emit::STATES);
+    let mut snap = None;
+    let mut listener: Option<*const netstat_common::Owner> = None;
+    if cookie == 0 {
         // A passively opened child's first change (LISTEN -> SYN_RECV) always comes before
         // sock_ops gives it a cookie: expected, not worth counting.
         // Until accept() it is its listener's, and the stream can say so already.
-        if ev.oldstate != TcpState::Listen as u8 {
+        if old != TcpState::Listen as u8 {
             count(STAT_NO_COOKIE);
-        } else if let Some(mut owner) =
-            owners::listener_owner(ev.netns, ev.family, ev.sport, &ev.saddr)
-        {
-            owner.how = netstat_common::how::LISTENER;
-            ev.owner = owner;
-            ev.flags = event_flags::OWNER;
+        } else if states {
+            listener = owners::listener_entry(netns, family, sport, &saddr);
         }
-    } else if let Some(snap) = owners::state_changed(
-        &owners::key(ev.cookie, ev.netns),
-        ev.oldstate,
-        ev.newstate,
-        ev.sport,
-        ev.dport,
-        &ev.saddr,
-        &ev.daddr,
-    ) {
-        ev.owner = snap.owner;
-        ev.prev_ns = snap.prev_ns;
-        ev.created_ns = snap.created_ns;
-        ev.tx_bytes = snap.tx_bytes;
-        ev.rx_bytes = snap.rx_bytes;
-        ev.flags = event_flags::OWNER
-            | if snap.timewait {
-                event_flags::TIMEWAIT
-            } else {
-                0
-            };
+    } else {
+        snap = owners::state_changed(
+            &owners::key(cookie, netns),
+            skaddr,
+            old,
+            new,
+            &owners::Tuple {
+                sport,
+                dport,
+                saddr: &saddr,
+                daddr: &daddr,
+            },
+        );
     }
-    // SAFETY: plain reads of load-time globals.
-    let (emit, only) = unsafe {
-        (
-            core::ptr::read_volatile(&EMIT_EVENTS),
-            core::ptr::read_volatile(&FILTER_NETNS),
-        )
-    };
-    if emit == 0 || (only != 0 && only != ev.netns) {
+    if !states {
         return Ok(());
     }
-    match EVENTS.output::<TcpStateEvent>(&ev, 0) {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            count_lost(LOST_RING_FULL);
-            Ok(())
-        }
-    }
-}
-
-unsafe fn fill_event(ctx: &TracePointContext) -> Result<TcpStateEvent, i64> {
-    let skaddr: u64 = unsafe { ctx.read_at(tp::SKADDR) }?;
-    let oldstate: i32 = unsafe { ctx.read_at(tp::OLDSTATE) }?;
-    let newstate: i32 = unsafe { ctx.read_at(tp::NEWSTATE) }?;
-    let family: u16 = unsafe { ctx.read_at(tp::FAMILY) }?;
-    let mut saddr = [0u8; 16];
-    let mut daddr = [0u8; 16];
-    if family == AF_INET6 {
-        saddr = unsafe { ctx.read_at(tp::SADDR_V6) }?;
-        daddr = unsafe { ctx.read_at(tp::DADDR_V6) }?;
-    } else {
-        let s: [u8; 4] = unsafe { ctx.read_at(tp::SADDR) }?;
-        let d: [u8; 4] = unsafe { ctx.read_at(tp::DADDR) }?;
-        saddr[..4].copy_from_slice(&s);
-        daddr[..4].copy_from_slice(&d);
-    }
-    Ok(TcpStateEvent {
-        ts_ns: owners::now(),
-        skaddr,
-        netns: kernel::sock_netns(skaddr),
-        current_tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
+    let timewait = snap.as_ref().is_some_and(|s| s.timewait);
+    let subject = events::Subject {
+        netns,
         family,
-        protocol: IPPROTO_TCP,
-        sport: unsafe { ctx.read_at(tp::SPORT) }?,
-        dport: unsafe { ctx.read_at(tp::DPORT) }?,
-        oldstate: oldstate as u8,
-        newstate: newstate as u8,
-        saddr,
-        daddr,
-        ..TcpStateEvent::default()
-    })
+        sport,
+        dport,
+        states: (1 << old)
+            | (1 << if timewait {
+                TcpState::TimeWait as u8
+            } else {
+                new
+            }),
+        // SAFETY: live map values (see owners::Snapshot).
+        owner: match (&snap, listener) {
+            (Some(s), _) => Some(unsafe { &(*s.rec).owner }),
+            (None, Some(o)) => Some(unsafe { &*o }),
+            (None, None) => None,
+        },
+    };
+    if !events::passes(&subject) {
+        return Ok(());
+    }
+    events::queue(|ev: &mut TcpStateEvent| {
+        ev.kind = event_kind::STATE;
+        ev.ts_ns = owners::now();
+        ev.skaddr = skaddr;
+        ev.netns = netns;
+        ev.current_tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        ev.family = family;
+        ev.protocol = IPPROTO_TCP;
+        ev.sport = sport;
+        ev.dport = dport;
+        ev.oldstate = old;
+        ev.newstate = new;
+        ev.saddr = saddr;
+        ev.daddr = daddr;
+        ev.cookie = cookie;
+        // SAFETY: live map values (see owners::Snapshot).
+        unsafe {
+            if let Some(s) = &snap {
+                let rec = &*s.rec;
+                ev.owner = rec.owner;
+                ev.prev_ns = s.prev_ns;
+                ev.created_ns = rec.created_ns;
+                ev.tx_bytes = rec.tx_bytes;
+                ev.rx_bytes = rec.rx_bytes;
+                ev.flags = event_flags::OWNER | if timewait { event_flags::TIMEWAIT } else { 0 };
+            } else if let Some(o) = listener {
+                ev.owner = *o;
+                ev.owner.how = netstat_common::how::LISTENER;
+                ev.flags = event_flags::OWNER;
+            }
+        }
+    });
+    Ok(())
 }
 
 #[cfg(not(test))]

@@ -12,13 +12,14 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, LruHashMap},
 };
-use core::intrinsics::{AtomicOrdering, atomic_or, atomic_xadd};
+use core::intrinsics::{AtomicOrdering, atomic_and, atomic_or, atomic_xadd};
 use netstat_common::{
-    CLOSED_MAX, LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL, STAT_OWNERS_FULL,
-    SockKey, SockRecord, TcpState, flags, how,
+    CLOSED_MAX, ConnEvent, LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL,
+    STAT_OWNERS_FULL, SockKey, SockRecord, TcpState, conn_flags, emit, event_kind, flags, how,
+    opened,
 };
 
-use crate::{count, kernel};
+use crate::{count, events, kernel};
 
 /// Preallocating 256k records would pin ~40 MB whether used or not.
 const BPF_F_NO_PREALLOC: u32 = 1;
@@ -62,6 +63,13 @@ fn set_flags(rec: *mut SockRecord, bits: u64) {
     unsafe { atomic_or::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*rec).flags, bits) };
 }
 
+/// Clears `bits` in a live record's flags.
+#[inline(always)]
+fn clear_flags(rec: *mut SockRecord, bits: u64) {
+    // SAFETY: an aligned u64 inside a live map value.
+    unsafe { atomic_and::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*rec).flags, !bits) };
+}
+
 /// Adds to a live record's counter.
 #[inline(always)]
 fn add(counter: *mut u64, n: u64) {
@@ -96,15 +104,22 @@ fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
     }
 }
 
-/// The socket is gone: its record moves to the recently-closed map.
+/// The socket is gone: its record moves to the recently-closed map (copied map to
+/// map, then marked there: a 152-byte copy on the stack would not fit beside the state
+/// program's other locals).
 #[inline(always)]
-fn forget(k: &SockKey, rec: &SockRecord) {
-    let mut last = *rec;
-    last.flags |= flags::CLOSED;
-    last.state = TcpState::Close as u8;
-    last.changed_ns = now();
+fn forget(k: &SockKey, rec: *const SockRecord) {
     // Full or not, the LRU makes room by itself.
-    let _ = CLOSED.insert(k, &last, 0);
+    // SAFETY: `rec` is a live map value of OWNERS.
+    let _ = CLOSED.insert(k, unsafe { &*rec }, 0);
+    if let Some(last) = CLOSED.get_ptr_mut(k) {
+        set_flags(last, flags::CLOSED);
+        // SAFETY: fields of a live map value.
+        unsafe {
+            (*last).state = TcpState::Close as u8;
+            (*last).changed_ns = now();
+        }
+    }
     let _ = OWNERS.remove(k);
 }
 
@@ -137,15 +152,34 @@ pub fn accepted(k: &SockKey, inode: u64) {
     take_over(k, how::ACCEPT, inode);
 }
 
-/// Makes the current process the owner of an existing record, replacing the record
-/// whole; false if there is none.
+/// Makes the current process the owner of an existing record; false if there is none.
+///
+/// When the recorded owner already is this process (the creator connecting, the
+/// listener's process accepting: the common case), only `how`, the thread and the inode
+/// are written in place; the owner's identity does not change, so a reader can never see
+/// half of two owners. Otherwise the record is replaced whole.
 #[inline(always)]
 fn take_over(k: &SockKey, learnt: u8, inode: u64) -> bool {
-    // SAFETY: a copy out of a live map value.
-    let Some(old) = (unsafe { OWNERS.get(k) }) else {
+    let Some(ptr) = OWNERS.get_ptr_mut(k) else {
         return false;
     };
-    let mut rec = *old;
+    let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    // SAFETY: reads of a live map value.
+    let (tgid, start_ns) = unsafe { ((*ptr).owner.tgid, (*ptr).owner.start_ns) };
+    if tgid == (pid_tgid >> 32) as u32 && start_ns == kernel::current_start_ns() {
+        // SAFETY: aligned fields of a live map value, each written whole.
+        unsafe {
+            (*ptr).owner.how = learnt;
+            (*ptr).owner.tid = pid_tgid as u32;
+            if (*ptr).inode == 0 {
+                (*ptr).inode = inode;
+            }
+        }
+        clear_flags(ptr, flags::HOLDER_UNKNOWN);
+        return true;
+    }
+    // SAFETY: a copy out of a live map value.
+    let mut rec = unsafe { *ptr };
     rec.owner = kernel::current_owner(learnt);
     rec.flags &= !flags::HOLDER_UNKNOWN;
     if rec.inode == 0 {
@@ -166,22 +200,30 @@ pub fn passive_established(k: &SockKey, rec: &mut SockRecord) {
     // Even without a listener entry (full table, a sibling closed it): the agent's
     // answer then names the listener that holds the port now.
     rec.owner.how = how::LISTENER;
+    rec.opened = opened::PASSIVE;
+    rec.opened_ns = rec.created_ns;
     insert(k, rec, BPF_NOEXIST);
 }
 
 /// The owner of the listener on this address (or the wildcard) and port.
 #[inline(always)]
 pub fn listener_owner(netns: u32, family: u16, port: u16, addr: &[u8; 16]) -> Option<Owner> {
+    // SAFETY: a copy out of a live map value.
+    listener_entry(netns, family, port, addr).map(|o| unsafe { *o })
+}
+
+/// [`listener_owner`] without the copy: the map value itself.
+#[inline(always)]
+pub fn listener_entry(netns: u32, family: u16, port: u16, addr: &[u8; 16]) -> Option<*const Owner> {
     let mut lk = ListenKey {
         netns,
         port,
         family,
         addr: *addr,
     };
-    // SAFETY: copies out of live map values.
-    unsafe { LISTENERS.get(&lk) }.copied().or_else(|| {
+    LISTENERS.get_ptr(&lk).or_else(|| {
         lk.addr = [0; 16];
-        unsafe { LISTENERS.get(&lk) }.copied()
+        LISTENERS.get_ptr(&lk)
     })
 }
 
@@ -220,8 +262,7 @@ pub fn released(k: &SockKey, protocol: u16, state: u8) {
     set_flags(rec, flags::RELEASED);
     if protocol != TCP || state == TcpState::Close as u8 {
         // Nothing outlives it: UDP, raw, or a TCP socket that never left CLOSE.
-        // SAFETY: a live map value, read whole.
-        forget(k, unsafe { &*rec });
+        forget(k, rec);
     }
 }
 
@@ -237,49 +278,54 @@ pub fn closed_shared(k: &SockKey) {
     }
 }
 
-/// What the record said when a state change arrived (for the event stream).
+/// The record a state change updated, for the event stream.
 pub struct Snapshot {
-    pub owner: Owner,
+    /// The live record (or, once forgotten, the freed-after-RCU element: still readable
+    /// for the rest of this program run). Owner and counters are unchanged by the state
+    /// change.
+    pub rec: *const SockRecord,
+    /// When it entered the state it just left.
     pub prev_ns: u64,
-    pub created_ns: u64,
-    pub tx_bytes: u64,
-    pub rx_bytes: u64,
     /// The change hands the connection to a timewait socket.
     pub timewait: bool,
 }
 
+/// The tuple a state change reports (host-order ports, network-order addresses).
+pub struct Tuple<'a> {
+    pub sport: u16,
+    pub dport: u16,
+    pub saddr: &'a [u8; 16],
+    pub daddr: &'a [u8; 16],
+}
+
 /// What a TCP state change does to the map; returns what the record held before.
+/// A change to CLOSE that ends a connection also queues its [`ConnEvent`] when
+/// `--audit` asked for them (`sk` is the socket, for its final counters).
 #[inline(always)]
-pub fn state_changed(
-    k: &SockKey,
-    old: u8,
-    new: u8,
-    sport: u16,
-    dport: u16,
-    saddr: &[u8; 16],
-    daddr: &[u8; 16],
-) -> Option<Snapshot> {
-    let rec = OWNERS.get_ptr_mut(k)?;
+pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> Option<Snapshot> {
+    let ptr = OWNERS.get_ptr_mut(k)?;
     // SAFETY: a live map value; this socket's state changes are serialised.
-    let rec = unsafe { &mut *rec };
-    let t = now();
+    let rec = unsafe { &mut *ptr };
+    let now = now();
     let mut snap = Snapshot {
-        owner: rec.owner,
+        rec: ptr,
         prev_ns: rec.changed_ns,
-        created_ns: rec.created_ns,
-        tx_bytes: rec.tx_bytes,
-        rx_bytes: rec.rx_bytes,
         timewait: false,
     };
     rec.state = new;
-    rec.changed_ns = t;
-    if sport != 0 {
-        rec.sport = sport;
-        rec.saddr = *saddr;
+    rec.changed_ns = now;
+    if t.sport != 0 {
+        rec.sport = t.sport;
+        rec.saddr = *t.saddr;
     }
-    if dport != 0 {
-        rec.dport = dport;
-        rec.daddr = *daddr;
+    if t.dport != 0 {
+        rec.dport = t.dport;
+        rec.daddr = *t.daddr;
+    }
+    if new == TcpState::SynSent as u8 {
+        rec.opened = opened::ACTIVE;
+        rec.opened_ns = now;
+        return Some(snap);
     }
     let lk = ListenKey {
         netns: k.netns,
@@ -301,14 +347,64 @@ pub fn state_changed(
         if unsafe { LISTENERS.get(&lk) }.is_some_and(|o| o.tgid == rec.owner.tgid) {
             let _ = LISTENERS.remove(&lk);
         }
+    } else if events::wanted(emit::CONNECTIONS) && !conn_ended(k, sk, rec, old) {
+        set_flags(ptr, flags::CONN_UNSENT);
     }
     if old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8 {
         // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up
         // to 60 s. The agent drops the record when it expires.
-        set_flags(rec, flags::TIMEWAIT);
+        set_flags(ptr, flags::TIMEWAIT);
         snap.timewait = true;
         return Some(snap);
     }
     forget(k, rec);
     Some(snap)
+}
+
+/// Queues the connection record of a connection that just ended; false when the ring
+/// had no room (the caller marks the record so the user side reports it anyway).
+/// Filtered-out connections count as delivered.
+#[inline(always)]
+fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8) -> bool {
+    let subject = events::Subject {
+        netns: k.netns,
+        family: rec.family,
+        sport: rec.sport,
+        dport: rec.dport,
+        states: 1 << old,
+        owner: Some(&rec.owner),
+    };
+    if !events::passes(&subject) {
+        return true;
+    }
+    let counts = kernel::tcp_counts(sk);
+    let sk_err = kernel::sock_err(sk);
+    events::queue(|ev: &mut ConnEvent| {
+        ev.kind = event_kind::CONN;
+        ev.netns = k.netns;
+        ev.start_ns = rec.opened_ns;
+        ev.end_ns = rec.changed_ns;
+        ev.cookie = k.cookie;
+        ev.record_flags = rec.flags;
+        ev.family = rec.family;
+        ev.sport = rec.sport;
+        ev.dport = rec.dport;
+        ev.oldstate = old;
+        ev.opened = rec.opened;
+        ev.sk_err = sk_err;
+        ev.saddr = rec.saddr;
+        ev.daddr = rec.daddr;
+        ev.owner = rec.owner;
+        ev.flags = conn_flags::OWNER;
+        // Bytes: what the owners' sendmsg/recvmsg moved (tcp_sock's bytes_acked and
+        // bytes_received also count the SYN and FIN, one each, depending on who opened
+        // and how it closed). Segments: the kernel's own counts.
+        ev.tx_bytes = rec.tx_bytes;
+        ev.rx_bytes = rec.rx_bytes;
+        if let Some([_, _, segs_out, segs_in]) = counts {
+            ev.tx_packets = segs_out;
+            ev.rx_packets = segs_in;
+            ev.flags |= conn_flags::KERNEL_COUNTS;
+        }
+    })
 }

@@ -99,16 +99,16 @@ pub fn run(
         }
     };
     cli::write_warnings(err, &warnings)?;
-    if opts.watch {
-        return crate::watch::run(out, err);
+    if opts.watch || opts.audit {
+        return crate::stream::run(&opts, out, err);
     }
     if opts.agent {
         return crate::agent::run(&opts, err);
     }
-    if opts.audit || opts.json {
+    if opts.json {
         writeln!(
             err,
-            "netstat: --audit and --json are not implemented in this version yet"
+            "netstat: --json is not implemented in this version yet"
         )?;
         return Ok(1);
     }

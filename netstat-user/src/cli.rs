@@ -159,8 +159,38 @@ pub struct Options {
     pub audit: bool,
     /// `--json` (extension).
     pub json: bool,
+    /// `--state`, `--port`, `--pid`, … (extensions for `--watch` and `--audit`).
+    pub stream: StreamFilter,
     /// `-i NAME` (extension): the first operand with `-i` that is not `-c`'s delay.
     pub interface: Option<Vec<u8>>,
+}
+
+/// The filters of `--watch` and `--audit` (each `None`/empty: no filter).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamFilter {
+    /// `--state`: kernel TCP state numbers; a transition matches when its old or new
+    /// state is one of them.
+    pub states: Vec<u8>,
+    /// `--port` (either end), `--sport` (local), `--dport` (remote).
+    pub port: Option<u16>,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    /// `--pid`: the owner's process id.
+    pub pid: Option<u32>,
+    /// `--comm`: the owner's process name (its first 15 bytes, as the kernel keeps it).
+    pub comm: Option<Vec<u8>>,
+    /// `--netns`: an inode number, or a name under /run/netns, or a path.
+    pub netns: Option<NetnsArg>,
+    /// `--flow-idle SECONDS`: a UDP flow ends after this long without a datagram.
+    pub flow_idle: Option<Duration>,
+}
+
+/// A `--netns` argument, resolved when the stream starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetnsArg {
+    Inode(u32),
+    /// `ip netns` name (`/run/netns/NAME`) or a path to an nsfs file.
+    Name(Vec<u8>),
 }
 
 /// How the run ends without doing its job: what to print and the exit code.
@@ -203,6 +233,11 @@ pub enum CliExit {
         warnings: Vec<String>,
         afname: String,
     },
+    /// A bad value for one of our own options: `netstat: MESSAGE` on stderr, exit 3.
+    BadValue {
+        warnings: Vec<String>,
+        message: String,
+    },
 }
 
 /// net-tools' exit codes (`lib/net-support.h`).
@@ -216,7 +251,8 @@ impl CliExit {
             CliExit::Version { .. } | CliExit::Help { .. } => E_USAGE,
             CliExit::Usage { .. }
             | CliExit::NoRouting { .. }
-            | CliExit::RouteFamilyNotSupported { .. } => E_OPTERR,
+            | CliExit::RouteFamilyNotSupported { .. }
+            | CliExit::BadValue { .. } => E_OPTERR,
             CliExit::UnknownFamily { .. }
             | CliExit::SelinuxDisabled { .. }
             | CliExit::NoStatistics { .. } => E_NOSUPP,
@@ -233,7 +269,8 @@ impl CliExit {
             | CliExit::SelinuxDisabled { warnings }
             | CliExit::NoRouting { warnings, .. }
             | CliExit::RouteFamilyNotSupported { warnings, .. }
-            | CliExit::NoStatistics { warnings, .. } => warnings,
+            | CliExit::NoStatistics { warnings, .. }
+            | CliExit::BadValue { warnings, .. } => warnings,
         }
     }
 
@@ -272,6 +309,7 @@ impl CliExit {
                 out,
                 "netstat: No statistics support for specified address family: {afname}"
             ),
+            CliExit::BadValue { message, .. } => writeln!(err, "netstat: {message}"),
         }
     }
 }
@@ -537,6 +575,16 @@ fn flag_arg(id: &'static str, short: char, heading: &'static str, help: &'static
         .help_heading(heading)
 }
 
+/// One of our own options that takes a value (may be repeated).
+fn long_value(id: &'static str, value: &'static str, help: &'static str) -> Arg {
+    Arg::new(id)
+        .long(id)
+        .value_name(value)
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading(H_EXTENSIONS)
+}
+
 fn long_flag(id: &'static str, heading: &'static str, help: &'static str) -> Arg {
     Arg::new(id)
         .long(id)
@@ -710,6 +758,32 @@ pub fn command() -> Command {
             long_flag("watch", H_EXTENSIONS, "watch socket events as they happen"),
             long_flag("audit", H_EXTENSIONS, "audit socket activity"),
             long_flag("json", H_EXTENSIONS, "print JSON instead of tables"),
+            long_value(
+                "state",
+                "STATE[,STATE...]",
+                "--watch: only transitions from or to these TCP states (ESTABLISHED, \
+                 TIME_WAIT, ... or ss's time-wait, ...)",
+            ),
+            long_value("port", "PORT", "--watch/--audit: only this port, at either end"),
+            long_value("sport", "PORT", "--watch/--audit: only this local port"),
+            long_value("dport", "PORT", "--watch/--audit: only this remote port"),
+            long_value("pid", "PID", "--watch/--audit: only sockets owned by this process"),
+            long_value(
+                "comm",
+                "NAME",
+                "--watch/--audit: only sockets owned by processes of this name",
+            ),
+            long_value(
+                "netns",
+                "NETNS",
+                "--watch/--audit: only this network namespace (inode number, ip-netns name \
+                 or path)",
+            ),
+            long_value(
+                "flow-idle",
+                "SECONDS",
+                "--audit: a UDP flow ends after this long without datagrams (default 30)",
+            ),
             Arg::new("delay")
                 .value_name("DELAY")
                 .action(ArgAction::Set)
@@ -766,6 +840,14 @@ enum Key {
     Watch,
     Audit,
     Json,
+    State,
+    Port,
+    Sport,
+    Dport,
+    Pid,
+    Comm,
+    Netns,
+    FlowIdle,
 }
 
 /// The behaviour of the clap arg `id`; `None` for the `delay` operand.
@@ -815,6 +897,14 @@ fn key_of(id: &str) -> Option<Key> {
         "watch" => Key::Watch,
         "audit" => Key::Audit,
         "json" => Key::Json,
+        "state" => Key::State,
+        "port" => Key::Port,
+        "sport" => Key::Sport,
+        "dport" => Key::Dport,
+        "pid" => Key::Pid,
+        "comm" => Key::Comm,
+        "netns" => Key::Netns,
+        "flow-idle" => Key::FlowIdle,
         _ => return None,
     })
 }
@@ -1168,6 +1258,7 @@ struct Flags {
     watch: bool,
     audit: bool,
     json: bool,
+    stream: StreamFilter,
 }
 
 fn bump(counter: &mut u32) {
@@ -1252,6 +1343,22 @@ impl Flags {
             Key::Watch => self.watch = true,
             Key::Audit => self.audit = true,
             Key::Json => self.json = true,
+            Key::State
+            | Key::Port
+            | Key::Sport
+            | Key::Dport
+            | Key::Pid
+            | Key::Comm
+            | Key::Netns
+            | Key::FlowIdle => {
+                let value = arg.unwrap_or_default();
+                if let Err(message) = stream_option(&mut self.stream, key, &value) {
+                    return Err(CliExit::BadValue {
+                        warnings: std::mem::take(&mut self.warnings),
+                        message,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -1480,10 +1587,92 @@ impl Flags {
             watch: self.watch,
             audit: self.audit,
             json: self.json,
+            stream: self.stream,
             interface,
         };
         Ok((options, self.warnings))
     }
+}
+
+/// Applies one of the stream filter options; the error is the message to print.
+fn stream_option(f: &mut StreamFilter, key: Key, value: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(value);
+    let name = match key {
+        Key::State => "state",
+        Key::Port => "port",
+        Key::Sport => "sport",
+        Key::Dport => "dport",
+        Key::Pid => "pid",
+        Key::Comm => "comm",
+        Key::Netns => "netns",
+        _ => "flow-idle",
+    };
+    let number = |max: u64| -> Result<u64, String> {
+        text.parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0 && n <= max)
+            .ok_or_else(|| format!("--{name}: `{text}' is not a number from 1 to {max}"))
+    };
+    match key {
+        Key::State => {
+            for piece in text.split(',') {
+                let state = state_by_name(piece).ok_or_else(|| {
+                    format!(
+                        "--state: unknown TCP state `{piece}' (ESTABLISHED, SYN_SENT, SYN_RECV, \
+                         FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, \
+                         CLOSING)"
+                    )
+                })?;
+                if !f.states.contains(&state) {
+                    f.states.push(state);
+                }
+            }
+        }
+        Key::Port => f.port = Some(number(65535)? as u16),
+        Key::Sport => f.sport = Some(number(65535)? as u16),
+        Key::Dport => f.dport = Some(number(65535)? as u16),
+        Key::Pid => f.pid = Some(number(u64::from(u32::MAX))? as u32),
+        Key::Comm => {
+            if value.is_empty() || value.len() > 15 {
+                return Err(format!(
+                    "--comm: `{text}' is not a process name of 1 to 15 bytes (the kernel keeps 15)"
+                ));
+            }
+            f.comm = Some(value.to_vec());
+        }
+        Key::Netns => {
+            f.netns = Some(if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+                NetnsArg::Inode(number(u64::from(u32::MAX))? as u32)
+            } else if value.is_empty() {
+                return Err("--netns: empty name".to_owned());
+            } else {
+                NetnsArg::Name(value.to_vec())
+            })
+        }
+        _ => {
+            let secs = number(86_400)?;
+            f.flow_idle = Some(Duration::from_secs(secs));
+        }
+    }
+    Ok(())
+}
+
+/// A TCP state by net-tools' name (`TIME_WAIT`) or ss's (`time-wait`), any case.
+fn state_by_name(name: &str) -> Option<u8> {
+    let mut want: String = name
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    // ss's names where they differ from the kernel's.
+    match want.as_str() {
+        "LISTENING" => want = "LISTEN".to_owned(),
+        "CLOSED" => want = "CLOSE".to_owned(),
+        _ => {}
+    }
+    (1..=11u8).find(|&n| {
+        netstat_common::TcpState::from_kernel(n).is_some_and(|s| s.name().replace('_', "") == want)
+    })
 }
 
 /// net-tools' `DFLT_AF`.
@@ -1498,7 +1687,8 @@ fn with_warnings(mut exit: CliExit, mut earlier: Vec<String>) -> CliExit {
         | CliExit::SelinuxDisabled { warnings }
         | CliExit::NoRouting { warnings, .. }
         | CliExit::RouteFamilyNotSupported { warnings, .. }
-        | CliExit::NoStatistics { warnings, .. } => {
+        | CliExit::NoStatistics { warnings, .. }
+        | CliExit::BadValue { warnings, .. } => {
             earlier.append(warnings);
             *warnings = earlier;
         }
@@ -1688,7 +1878,76 @@ mod tests {
             .collect();
         assert_eq!(with_arg, ["protocol"]);
         let extensions: Vec<&str> = table.extensions.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(extensions, ["agent", "watch", "audit", "json"]);
+        assert_eq!(
+            extensions,
+            [
+                "agent",
+                "watch",
+                "audit",
+                "json",
+                "state",
+                "port",
+                "sport",
+                "dport",
+                "pid",
+                "comm",
+                "netns",
+                "flow-idle"
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_filters_parse_and_bad_values_name_the_option() {
+        let o = ok(&[
+            "--watch",
+            "--state",
+            "time-wait,CLOSE_WAIT",
+            "--state=listening",
+            "--port",
+            "80",
+            "--sport=81",
+            "--dport",
+            "82",
+            "--pid",
+            "42",
+            "--comm",
+            "nginx",
+            "--netns",
+            "4026531840",
+            "--flow-idle",
+            "5",
+        ]);
+        assert_eq!(o.stream.states, [6, 8, 10]);
+        assert_eq!(
+            (o.stream.port, o.stream.sport, o.stream.dport),
+            (Some(80), Some(81), Some(82))
+        );
+        assert_eq!(o.stream.pid, Some(42));
+        assert_eq!(o.stream.comm.as_deref(), Some(b"nginx".as_slice()));
+        assert_eq!(o.stream.netns, Some(NetnsArg::Inode(4026531840)));
+        assert_eq!(o.stream.flow_idle, Some(Duration::from_secs(5)));
+        assert_eq!(
+            ok(&["--netns", "blue"]).stream.netns,
+            Some(NetnsArg::Name(b"blue".to_vec()))
+        );
+        for (args, needle) in [
+            (&["--state", "BOGUS"][..], "--state: unknown TCP state `BOGUS'"),
+            (&["--port", "0"][..], "--port: `0' is not a number from 1 to 65535"),
+            (&["--dport", "65536"][..], "--dport"),
+            (&["--pid", "x"][..], "--pid"),
+            (&["--comm", "a-name-longer-than-15"][..], "--comm"),
+            (&["--flow-idle", "-1"][..], "--flow-idle"),
+        ] {
+            let exit = fail(args);
+            assert_eq!(exit.exit_code(), 3, "{args:?}");
+            let CliExit::BadValue { message, .. } = &exit else {
+                panic!("{args:?}: {exit:?}");
+            };
+            assert!(message.contains(needle), "{args:?}: {message}");
+        }
+        // Missing value: getopt's own message.
+        assert!(matches!(fail(&["--state"]), CliExit::Usage { .. }));
     }
 
     #[test]

@@ -16,9 +16,9 @@ use aya::{
     programs::TracePoint,
 };
 use netstat_common::{
-    GLOBAL_EMIT_EVENTS, GLOBAL_FILTER_NETNS, GLOBAL_OFFSETS, KernelOffsets, LOST_READ_FAILED,
-    LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, TcpStateEvent,
-    inet_sock_set_state,
+    ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_OFFSETS, KernelOffsets,
+    LOST_READ_FAILED, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
+    PROG_INET_SOCK_SET_STATE, TcpStateEvent, emit, event_kind, inet_sock_set_state,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -116,6 +116,18 @@ pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
         file_inode: get("file", "f_inode"),
         file_count: OFFSET_UNKNOWN,
         file_count_zero_based: 0,
+        sk_err: get("sock", "sk_err"),
+        skc_num: get("sock_common", "skc_num"),
+        skc_dport: get("sock_common", "skc_dport"),
+        skc_rcv_saddr: get("sock_common", "skc_rcv_saddr"),
+        skc_daddr: get("sock_common", "skc_daddr"),
+        skc_v6_rcv_saddr: get("sock_common", "skc_v6_rcv_saddr"),
+        skc_v6_daddr: get("sock_common", "skc_v6_daddr"),
+        tcp_bytes_acked: get("tcp_sock", "bytes_acked"),
+        tcp_bytes_received: get("tcp_sock", "bytes_received"),
+        tcp_segs_out: get("tcp_sock", "segs_out"),
+        tcp_segs_in: get("tcp_sock", "segs_in"),
+        _pad: 0,
     };
     // 6.13 replaced `atomic_long_t f_count` with `file_ref_t f_ref`, which reads 0 for
     // one reference.
@@ -207,25 +219,51 @@ pub fn check_format(format: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Decodes one ring-buffer record. Pure: tested with bytes built from the shared type.
-pub fn decode_event(bytes: &[u8]) -> Result<TcpStateEvent, DecodeError> {
-    let want = std::mem::size_of::<TcpStateEvent>();
-    if bytes.len() < want {
+/// One ring-buffer record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A TCP state change (`--watch`).
+    State(TcpStateEvent),
+    /// A TCP connection that ended (`--audit`).
+    Conn(ConnEvent),
+}
+
+/// Decodes one ring-buffer record by its leading kind. Pure: tested with bytes built
+/// from the shared types.
+pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let kind = bytes
+        .get(..4)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    match kind {
+        Some(event_kind::STATE) => read_record(bytes, kind).map(Event::State),
+        Some(event_kind::CONN) => read_record(bytes, kind).map(Event::Conn),
+        _ => Err(DecodeError {
+            len: bytes.len(),
+            kind,
+        }),
+    }
+}
+
+/// A `T` from the front of `bytes`.
+fn read_record<T: aya::Pod>(bytes: &[u8], kind: Option<u32>) -> Result<T, DecodeError> {
+    if bytes.len() < std::mem::size_of::<T>() {
         return Err(DecodeError {
             len: bytes.len(),
-            want,
+            kind,
         });
     }
-    // SAFETY: TcpStateEvent is repr(C), Copy, valid for any bit pattern; the length
-    // is checked above and read_unaligned copes with any alignment.
-    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<TcpStateEvent>()) })
+    // SAFETY: T is Pod (repr(C), Copy, valid for any bit pattern); the length is checked
+    // above and read_unaligned copes with any alignment.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("short eBPF event: {len} bytes, expected {want}")]
+#[error("undecodable eBPF event: {len} bytes, kind {kind:?}")]
 pub struct DecodeError {
     pub len: usize,
-    pub want: usize,
+    /// The leading kind (unknown, or known with the record too short); `None` when
+    /// the record is shorter than the kind itself.
+    pub kind: Option<u32>,
 }
 
 /// Events that never reached the user side, by cause.
@@ -257,14 +295,34 @@ impl fmt::Display for AttachMethod {
     }
 }
 
-/// Options for [`StateProbe::load`].
-#[derive(Clone, Copy, Debug, Default)]
+/// What the programs queue on the ring, and how big it is.
+#[derive(Clone, Copy, Debug)]
 pub struct ProbeOptions {
     /// Ring buffer size in bytes (power of two, page multiple); `None` for the default.
     pub ring_bytes: Option<u32>,
-    /// Queue only the changes of this network namespace (its inode), filtered in the
-    /// kernel; `None` for all.
-    pub netns: Option<u32>,
+    /// netstat-common's `emit` bits.
+    pub emit: u32,
+    /// Applied in the kernel before anything is queued.
+    pub filter: EventFilter,
+}
+
+impl Default for ProbeOptions {
+    /// Every state change, unfiltered, in a ring of the default size.
+    fn default() -> Self {
+        Self {
+            ring_bytes: None,
+            emit: emit::STATES,
+            filter: EventFilter::default(),
+        }
+    }
+}
+
+impl ProbeOptions {
+    /// Only the state changes of one network namespace (its inode).
+    pub fn netns(mut self, inode: u32) -> Self {
+        self.filter.netns = inode;
+        self
+    }
 }
 
 /// The ring buffer of state-change events and the kernel's loss counters.
@@ -297,7 +355,7 @@ impl EventRing {
 
     /// Waits up to `timeout` for events and returns those queued. Records that do not
     /// decode are counted in the second value, never silently skipped.
-    pub fn poll(&mut self, timeout: Duration) -> io::Result<(Vec<TcpStateEvent>, u64)> {
+    pub fn poll(&mut self, timeout: Duration) -> io::Result<(Vec<Event>, u64)> {
         let mut pfd = libc::pollfd {
             fd: self.ring.as_fd().as_raw_fd(),
             events: libc::POLLIN,
@@ -315,7 +373,7 @@ impl EventRing {
         let mut events = Vec::new();
         let mut undecodable = 0;
         while let Some(item) = self.ring.next() {
-            match decode_event(&item) {
+            match decode(&item) {
                 Ok(ev) => events.push(ev),
                 Err(_) => undecodable += 1,
             }
@@ -385,9 +443,17 @@ impl StateProbe {
         })
     }
 
-    /// See [`EventRing::poll`].
+    /// See [`EventRing::poll`] (this probe queues state changes only).
     pub fn poll(&mut self, timeout: Duration) -> io::Result<(Vec<TcpStateEvent>, u64)> {
-        self.events.poll(timeout)
+        let (events, mut undecodable) = self.events.poll(timeout)?;
+        let mut states = Vec::with_capacity(events.len());
+        for e in events {
+            match e {
+                Event::State(s) => states.push(s),
+                Event::Conn(_) => undecodable += 1,
+            }
+        }
+        Ok((states, undecodable))
     }
 
     /// See [`EventRing::lost`].
@@ -402,13 +468,13 @@ pub(crate) fn load_object(
     offsets: &KernelOffsets,
     events: Option<ProbeOptions>,
 ) -> Result<Ebpf, LoadError> {
-    let emit = u32::from(events.is_some());
-    let only = events.and_then(|e| e.netns).unwrap_or(0);
+    let emit = events.map_or(0, |e| e.emit);
+    let filter = events.map(|e| e.filter).unwrap_or_default();
     let mut loader = EbpfLoader::new();
     loader
         .override_global(GLOBAL_OFFSETS, offsets, true)
         .override_global(GLOBAL_EMIT_EVENTS, &emit, true)
-        .override_global(GLOBAL_FILTER_NETNS, &only, true);
+        .override_global(GLOBAL_FILTER, &filter, true);
     if let Some(bytes) = events.and_then(|e| e.ring_bytes) {
         loader.map_max_entries(MAP_EVENTS, bytes);
     }
@@ -496,9 +562,16 @@ format:
         assert!(check_format(&missing).unwrap_err().contains("daddr_v6"));
     }
 
+    fn bytes_of<T>(v: &T) -> Vec<u8> {
+        // SAFETY: viewing a repr(C) Copy value as its bytes.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+            .to_vec()
+    }
+
     #[test]
     fn ring_records_decode_from_shared_type_bytes() {
         let ev = TcpStateEvent {
+            kind: event_kind::STATE,
             ts_ns: 42,
             skaddr: 0xffff_8880_0000_1000,
             netns: 4026531840,
@@ -515,20 +588,39 @@ format:
             prev_ns: 5,
             ..TcpStateEvent::default()
         };
-        // SAFETY: viewing a repr(C) Copy value as its bytes.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&ev as *const TcpStateEvent).cast::<u8>(),
-                std::mem::size_of::<TcpStateEvent>(),
-            )
-        };
+        let bytes = bytes_of(&ev);
+        // Unaligned input decodes too.
         let mut shifted = vec![0u8; 1];
-        shifted.extend_from_slice(bytes);
-        assert_eq!(decode_event(&shifted[1..]), Ok(ev));
+        shifted.extend_from_slice(&bytes);
+        assert_eq!(decode(&shifted[1..]), Ok(Event::State(ev)));
         assert_eq!(
-            decode_event(&bytes[..10]),
-            Err(DecodeError { len: 10, want: 160 })
+            decode(&bytes[..10]),
+            Err(DecodeError {
+                len: 10,
+                kind: Some(event_kind::STATE)
+            })
         );
+        let conn = ConnEvent {
+            kind: event_kind::CONN,
+            cookie: 7,
+            sk_err: 111,
+            ..ConnEvent::default()
+        };
+        assert_eq!(decode(&bytes_of(&conn)), Ok(Event::Conn(conn)));
+    }
+
+    #[test]
+    fn unknown_or_missing_kinds_are_errors_not_guesses() {
+        let mut bytes = bytes_of(&TcpStateEvent::default());
+        bytes[0] = 9;
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError {
+                len: 160,
+                kind: Some(9)
+            })
+        );
+        assert_eq!(decode(&[]), Err(DecodeError { len: 0, kind: None }));
     }
 }
 

@@ -1,6 +1,7 @@
 //! netstat: sources → one model → renderers.
 pub mod agent;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod ebpf;
 pub mod groups;
@@ -14,4 +15,5 @@ pub mod route;
 pub mod source;
 pub mod stats;
 pub mod stop;
+pub mod stream;
 pub mod watch;

@@ -13,11 +13,10 @@
 //! FIN, as netstat's FIN_WAIT2 rows show); its end, `TIME_WAIT -> CLOSE`, is printed
 //! when the namespace's sock_diag no longer lists it (looked for every 250 ms once its
 //! 60 s are over: no tracepoint marks a timewait socket's death, and kprobes are not
-//! available here) or when a new connection takes its 4-tuple. Events the kernel could not queue are
-//! reported on stderr as `LOST …`, never dropped silently.
+//! available here) or when a new connection takes its 4-tuple. The run loop, shared
+//! with `--audit`, is in [`crate::stream`].
 use std::{
     collections::HashMap,
-    io::{self, Write},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::Path,
     time::{Duration, Instant},
@@ -27,7 +26,6 @@ use netstat_common::{AF_INET6, TcpState, TcpStateEvent, event_flags};
 
 use crate::{
     agent::{self, seed},
-    ebpf::{ProbeOptions, owners::OwnerProbe},
     model::InetProto,
     names::{Users, ntop6},
 };
@@ -47,7 +45,7 @@ fn endpoint(family: u16, addr: &[u8; 16], port: u16) -> String {
 }
 
 /// `HH:MM:SS.uuuuuu` local time of a CLOCK_REALTIME instant.
-fn clock(realtime_ns: u64) -> String {
+pub(crate) fn clock(realtime_ns: u64) -> String {
     let secs = (realtime_ns / 1_000_000_000) as libc::time_t;
     // SAFETY: localtime_r fills the tm it is given; an all-zero tm is valid input.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
@@ -65,7 +63,7 @@ fn clock(realtime_ns: u64) -> String {
 }
 
 /// CLOCK_REALTIME − CLOCK_BOOTTIME, to put boot-clock event times on the wall clock.
-fn boot_to_realtime() -> i128 {
+pub(crate) fn boot_to_realtime() -> i128 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -143,14 +141,14 @@ fn tuple(e: &TcpStateEvent) -> Tuple {
 
 /// The timewait sockets being followed, by cookie.
 #[derive(Default)]
-struct TimeWaits {
+pub(crate) struct TimeWaits {
     by_cookie: HashMap<u64, TimeWait>,
     by_tuple: HashMap<Tuple, u64>,
     namespaces: HashMap<u32, seed::NetnsHandle>,
 }
 
 impl TimeWaits {
-    fn start(&mut self, e: &TcpStateEvent) {
+    pub(crate) fn start(&mut self, e: &TcpStateEvent) {
         self.by_tuple.insert(tuple(e), e.cookie);
         self.by_cookie.insert(
             e.cookie,
@@ -175,7 +173,7 @@ impl TimeWaits {
     }
 
     /// A new connection on the 4-tuple of a timewait socket ends that socket.
-    fn reused(&mut self, e: &TcpStateEvent) -> Option<TcpStateEvent> {
+    pub(crate) fn reused(&mut self, e: &TcpStateEvent) -> Option<TcpStateEvent> {
         let cookie = *self.by_tuple.get(&tuple(e))?;
         (cookie != e.cookie)
             .then(|| self.end(cookie, e.ts_ns))
@@ -183,7 +181,7 @@ impl TimeWaits {
     }
 
     /// Timewait sockets past their time that sock_diag no longer lists.
-    fn expired(&mut self, root: &Path) -> Vec<TcpStateEvent> {
+    pub(crate) fn expired(&mut self, root: &Path) -> Vec<TcpStateEvent> {
         let now = Instant::now();
         let mut due: HashMap<u32, Vec<u64>> = HashMap::new();
         for (cookie, tw) in &self.by_cookie {
@@ -223,86 +221,6 @@ impl TimeWaits {
         }
         ended
     }
-}
-
-/// Runs until SIGINT/SIGTERM or a closed stdout. Returns the exit code.
-pub fn run(out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
-    let mut probe = match OwnerProbe::load_with(Some(ProbeOptions::default())) {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(
-                err,
-                "netstat: --watch needs the eBPF programs, which did not load: {e}"
-            )?;
-            return Ok(1);
-        }
-    };
-    crate::stop::install();
-    for m in &probe.offsets_missing {
-        writeln!(err, "netstat: --watch: not in this kernel's BTF: {m}")?;
-    }
-    let root = Path::new("/");
-    // Owners of the sockets that were there before: their changes name them too.
-    let seeded = agent::seed(&mut probe, root, err)?;
-    writeln!(
-        err,
-        "netstat: watching TCP state changes (tracepoint sock:inet_sock_set_state, owners from \
-         the socket hooks; {} sockets seeded); ready",
-        seeded.inserted
-    )?;
-    let mut users = Users::new();
-    let mut cx = LineContext {
-        users: &mut users,
-        boot_to_real: boot_to_realtime(),
-    };
-    let mut timewaits = TimeWaits::default();
-    let mut lost_reported = crate::ebpf::Lost::default();
-    let mut undecodable_total = 0;
-    let (mut last_gc, mut last_sweep) = (Instant::now(), Instant::now());
-    while !crate::stop::requested() {
-        let Some(events) = probe.events.as_mut() else {
-            break;
-        };
-        let (batch, undecodable) = events.poll(Duration::from_millis(250))?;
-        let lost = events.lost()?;
-        for e in &batch {
-            if let Some(end) = timewaits.reused(e) {
-                writeln!(out, "{}", format_event(&end, "CLOSE", &mut cx))?;
-            }
-            if e.flags & event_flags::TIMEWAIT != 0 {
-                timewaits.start(e);
-                writeln!(out, "{}", format_event(e, "TIME_WAIT", &mut cx))?;
-            } else {
-                writeln!(out, "{}", format_event(e, state_name(e.newstate), &mut cx))?;
-            }
-        }
-        out.flush()?;
-        undecodable_total += undecodable;
-        if lost != lost_reported || undecodable > 0 {
-            writeln!(
-                err,
-                "netstat: LOST {} events (ring buffer full), {} unreadable in the kernel, {} undecodable so far",
-                lost.ring_full - lost_reported.ring_full,
-                lost.read_failed - lost_reported.read_failed,
-                undecodable_total
-            )?;
-            lost_reported = lost;
-        }
-        // Dumps a namespace only when one of its timewait sockets is due.
-        for end in timewaits.expired(root) {
-            writeln!(out, "{}", format_event(&end, "CLOSE", &mut cx))?;
-        }
-        if last_gc.elapsed() >= agent::GC_EVERY {
-            last_gc = Instant::now();
-            agent::gc(&mut probe);
-            cx.boot_to_real = boot_to_realtime();
-        }
-        if last_sweep.elapsed() >= agent::SWEEP_EVERY {
-            last_sweep = Instant::now();
-            agent::sweep_seeded(&mut probe, root);
-        }
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use aya::{
     programs::{CgroupAttachMode, CgroupSock, CgroupSockAddr, SockOps, TracePoint},
 };
 use netstat_common::{
-    ListenKey, MAP_CLOSED, MAP_LISTENERS, MAP_OWNERS, MAP_STATS, OFFSET_UNKNOWN, Owner,
-    PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord, progs,
+    FlowKey, FlowValue, ListenKey, MAP_CLOSED, MAP_FLOWS, MAP_LISTENERS, MAP_OWNERS, MAP_STATS,
+    OFFSET_UNKNOWN, Owner, PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord, emit, progs,
 };
 
 use super::{LoadError, check_tracefs, load_object, require_privilege, resolve_offsets};
@@ -34,6 +34,8 @@ pub struct OwnerProbe {
     owners: HashMap<MapData, SockKey, SockRecord>,
     closed: HashMap<MapData, SockKey, SockRecord>,
     listeners: HashMap<MapData, ListenKey, Owner>,
+    /// UDP flows, when loaded for `--audit`.
+    flows: Option<HashMap<MapData, FlowKey, FlowValue>>,
     stats: PerCpuArray<MapData, u64>,
     // Holds the programs and their links: dropping it detaches everything.
     _ebpf: Ebpf,
@@ -51,6 +53,7 @@ pub struct ProbeStats {
     pub read_failed: u64,
     pub no_cookie: u64,
     pub passive: u64,
+    pub flows_full: u64,
 }
 
 impl OwnerProbe {
@@ -112,7 +115,18 @@ impl OwnerProbe {
                 .map_err(prog_err(progs::SOCK_OPS))?;
             attached.push(format!("sock_ops on {at}"));
         }
-        for name in [progs::CONNECT4, progs::CONNECT6] {
+        let want_flows = events.is_some_and(|e| e.emit & emit::FLOWS != 0);
+        let udp_hooks: &[&'static str] = if want_flows {
+            &[
+                progs::SENDMSG4,
+                progs::SENDMSG6,
+                progs::RECVMSG4,
+                progs::RECVMSG6,
+            ]
+        } else {
+            &[]
+        };
+        for &name in [progs::CONNECT4, progs::CONNECT6].iter().chain(udp_hooks) {
             let p: &mut CgroupSockAddr = program(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(cgroup.as_fd(), mode).map_err(prog_err(name))?;
@@ -134,6 +148,14 @@ impl OwnerProbe {
             .map_err(map_err(MAP_LISTENERS))?;
         let stats =
             PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?).map_err(map_err(MAP_STATS))?;
+        let flows = if want_flows {
+            Some(
+                HashMap::try_from(take_map(&mut ebpf, MAP_FLOWS)?)
+                    .map_err(map_err(MAP_FLOWS))?,
+            )
+        } else {
+            None
+        };
         let events = match events {
             Some(_) => Some(super::EventRing::take(&mut ebpf)?),
             None => None,
@@ -143,6 +165,7 @@ impl OwnerProbe {
             owners,
             closed,
             listeners,
+            flows,
             stats,
             _ebpf: ebpf,
             attached,
@@ -154,6 +177,89 @@ impl OwnerProbe {
     /// where aya's iterator makes two per record).
     pub fn dump(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
         lookup_batch(self.owners.map().fd().as_fd().as_raw_fd(), MAP_OWNERS)
+    }
+
+    /// The UDP flows counted so far (empty unless loaded for `--audit`).
+    pub fn dump_flows(&self) -> io::Result<Vec<(FlowKey, FlowValue)>> {
+        match &self.flows {
+            Some(f) => lookup_batch(f.map().fd().as_fd().as_raw_fd(), MAP_FLOWS),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Forgets a reported flow (a datagram counted meanwhile starts a new one).
+    pub fn remove_flow(&mut self, key: &FlowKey) {
+        if let Some(f) = &mut self.flows {
+            let _ = f.remove(key);
+        }
+    }
+
+    /// Takes a flow out of the map, atomically (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`, hash
+    /// maps since 5.14): counts added after this start a new flow instead of vanishing
+    /// with a deleted entry. `None` if it is gone already.
+    pub fn take_flow(&mut self, key: &FlowKey) -> io::Result<Option<FlowValue>> {
+        let Some(f) = &self.flows else {
+            return Ok(None);
+        };
+        #[repr(C)]
+        struct ElemAttr {
+            map_fd: u32,
+            _pad: u32,
+            key: u64,
+            value: u64,
+            flags: u64,
+        }
+        const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
+        let mut value = FlowValue::default();
+        let mut attr = ElemAttr {
+            map_fd: f.map().fd().as_fd().as_raw_fd() as u32,
+            _pad: 0,
+            key: key as *const FlowKey as u64,
+            value: &mut value as *mut FlowValue as u64,
+            flags: 0,
+        };
+        // SAFETY: attr points at a key and a value buffer of the map's sizes that outlive
+        // the call; the size passed is the struct's.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+                &mut attr as *mut ElemAttr,
+                std::mem::size_of::<ElemAttr>() as u32,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENOENT) => Ok(None),
+                _ => Err(io::Error::other(format!("{MAP_FLOWS} lookup-and-delete: {e}"))),
+            };
+        }
+        Ok(Some(value))
+    }
+
+    /// Clears flag bits of a live record (absent is fine).
+    pub fn clear_flags(&mut self, key: &SockKey, bits: u64) {
+        const BPF_EXIST: u64 = 2;
+        if let Ok(mut rec) = self.owners.get(key, 0) {
+            rec.flags &= !bits;
+            let _ = self.owners.insert(key, rec, BPF_EXIST);
+        }
+    }
+
+    /// The live record of a socket, if the programs still track it.
+    pub fn record(&self, key: &SockKey) -> Option<SockRecord> {
+        self.owners.get(key, 0).ok()
+    }
+
+    /// The last record of a socket that closed lately, if the LRU still has it.
+    pub fn closed_record(&self, key: &SockKey) -> Option<SockRecord> {
+        self.closed.get(key, 0).ok()
+    }
+
+    /// Removes a closed socket's record once reported.
+    pub fn remove_closed(&mut self, key: &SockKey) {
+        let _ = self.closed.remove(key);
     }
 
     /// The records of sockets that closed lately (an LRU of them).
@@ -211,13 +317,14 @@ impl OwnerProbe {
                 .iter()
                 .sum())
         };
-        debug_assert_eq!(STAT_SLOTS, 5);
+        debug_assert_eq!(STAT_SLOTS, 6);
         Ok(ProbeStats {
             owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
             listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
             read_failed: slot(netstat_common::STAT_READ_FAILED)?,
             no_cookie: slot(netstat_common::STAT_NO_COOKIE)?,
             passive: slot(netstat_common::STAT_PASSIVE)?,
+            flows_full: slot(netstat_common::STAT_FLOWS_FULL)?,
         })
     }
 }
@@ -273,8 +380,11 @@ fn unescape_mount(s: &[u8]) -> PathBuf {
     Path::new(std::ffi::OsStr::from_bytes(&out)).to_path_buf()
 }
 
-/// `BPF_MAP_LOOKUP_BATCH` on a (LRU) hash map of [`SockKey`] → [`SockRecord`].
-fn lookup_batch(fd: i32, name: &str) -> io::Result<Vec<(SockKey, SockRecord)>> {
+/// `BPF_MAP_LOOKUP_BATCH` on a (LRU) hash map of `K` → `V`.
+fn lookup_batch<K: aya::Pod + Default, V: aya::Pod + Default>(
+    fd: i32,
+    name: &str,
+) -> io::Result<Vec<(K, V)>> {
     /// `union bpf_attr`'s `batch` member (kernel 5.6+).
     #[repr(C)]
     #[derive(Default)]
@@ -290,8 +400,8 @@ fn lookup_batch(fd: i32, name: &str) -> io::Result<Vec<(SockKey, SockRecord)>> {
     }
     const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
     const CHUNK: usize = 8192;
-    let mut keys = vec![SockKey::default(); CHUNK];
-    let mut values = vec![SockRecord::default(); CHUNK];
+    let mut keys = vec![K::default(); CHUNK];
+    let mut values = vec![V::default(); CHUNK];
     // A hash map's batch position is a bucket number (u32); 8 bytes leave room.
     let mut token_in = [0u8; 8];
     let mut token_out = [0u8; 8];

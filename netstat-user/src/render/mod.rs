@@ -1,1 +1,2 @@
 pub mod sockets;
+pub mod json;

@@ -1,0 +1,582 @@
+//! The live modes' run loop: `--watch` (every TCP state change) and `--audit` (one
+//! record per finished connection or UDP flow), alone or together, as text lines or
+//! `--json` records.
+//!
+//! One load of the owner programs serves both: the kernel queues what was asked for
+//! (filtered there by namespace, family, ports, states, pid and name) on one ring
+//! buffer; this loop empties it every [`EVENTS_POLL_MS`] or when woken by a batch,
+//! reads the flow map once a second, and reports every loss in the stream itself
+//! (`LOST` line or `lost` record) and in the summary printed on stop.
+use std::{
+    io::{self, Write},
+    os::unix::fs::MetadataExt,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use netstat_common::{
+    AF_INET, AF_INET6, EVENTS_POLL_MS, EventFilter, SockKey, TcpState, TcpStateEvent, emit,
+    event_flags, flags,
+};
+
+use crate::{
+    agent,
+    audit::{self, Clock, FlowEnd},
+    cli::{NetnsArg, Options},
+    ebpf::{Event, ProbeOptions, owners::OwnerProbe},
+    names::Users,
+    render::json::{
+        events::{ConnectionRecord, End, LostReason, LostRecord, Opened, TransitionRecord},
+        ip_text, write_record,
+    },
+    watch::{self, LineContext, TimeWaits},
+};
+
+/// Default `--flow-idle`.
+const FLOW_IDLE: Duration = Duration::from_secs(30);
+/// How often the flow map is read.
+const FLOW_SCAN: Duration = Duration::from_secs(1);
+
+/// What the run was asked for, checked.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub watch: bool,
+    pub audit_tcp: bool,
+    pub audit_udp: bool,
+    pub json: bool,
+    pub filter: EventFilter,
+    pub flow_idle: Duration,
+}
+
+impl Plan {
+    /// The plan for `o`, or the message of a usage error.
+    pub fn from_options(o: &Options, root: &Path) -> Result<Plan, String> {
+        let p = &o.protocols;
+        if o.watch && !p.tcp {
+            return Err("--watch follows TCP state changes only (drop -u/-w/-x)".into());
+        }
+        if !o.stream.states.is_empty() && !o.watch {
+            return Err("--state applies to --watch only".into());
+        }
+        if o.stream.flow_idle.is_some() && !o.audit {
+            return Err("--flow-idle applies to --audit only".into());
+        }
+        let s = &o.stream;
+        let mut filter = EventFilter {
+            pid: s.pid.unwrap_or(0),
+            states: s.states.iter().fold(0, |m, &st| m | (1u32 << st)),
+            family: match (o.inet, o.inet6) {
+                (true, false) => AF_INET,
+                (false, true) => AF_INET6,
+                _ => 0,
+            },
+            sport: s.sport.unwrap_or(0),
+            dport: s.dport.unwrap_or(0),
+            port: s.port.unwrap_or(0),
+            ..EventFilter::default()
+        };
+        if let Some(c) = &s.comm {
+            filter.comm[..c.len()].copy_from_slice(c);
+        }
+        if let Some(ns) = &s.netns {
+            filter.netns = resolve_netns(ns, root)?;
+        }
+        Ok(Plan {
+            watch: o.watch,
+            audit_tcp: o.audit && p.tcp,
+            audit_udp: o.audit && p.udp,
+            json: o.json,
+            filter,
+            flow_idle: s.flow_idle.unwrap_or(FLOW_IDLE),
+        })
+    }
+
+    fn emit(&self) -> u32 {
+        (if self.watch { emit::STATES } else { 0 })
+            | (if self.audit_tcp { emit::CONNECTIONS } else { 0 })
+            | (if self.audit_udp { emit::FLOWS } else { 0 })
+    }
+}
+
+/// The inode of a `--netns` argument: a number as it is, a name under /run/netns, or
+/// a path to an nsfs file.
+fn resolve_netns(ns: &NetnsArg, root: &Path) -> Result<u32, String> {
+    use std::os::unix::ffi::OsStrExt;
+    match ns {
+        NetnsArg::Inode(n) => Ok(*n),
+        NetnsArg::Name(name) => {
+            let name = std::ffi::OsStr::from_bytes(name);
+            let path = if name.as_bytes().contains(&b'/') {
+                Path::new(name).to_path_buf()
+            } else {
+                root.join("run/netns").join(name)
+            };
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("--netns: {}: {e}", path.display()))?;
+            u32::try_from(meta.ino())
+                .map_err(|_| format!("--netns: {}: inode out of range", path.display()))
+        }
+    }
+}
+
+/// The kernel filter again, for what the user side makes itself (timewait ends) and
+/// for flows (which the kernel counts unfiltered).
+fn passes(
+    f: &EventFilter,
+    netns: u32,
+    family: u16,
+    sport: u16,
+    dport: u16,
+    states: u32,
+    owner: Option<&netstat_common::Owner>,
+) -> bool {
+    if (f.netns != 0 && f.netns != netns)
+        || (f.family != 0 && f.family != family)
+        || (f.sport != 0 && f.sport != sport)
+        || (f.dport != 0 && f.dport != dport)
+        || (f.port != 0 && f.port != sport && f.port != dport)
+        || (f.states != 0 && f.states & states == 0)
+    {
+        return false;
+    }
+    if f.pid == 0 && f.comm[0] == 0 {
+        return true;
+    }
+    owner.is_some_and(|o| (f.pid == 0 || f.pid == o.tgid) && (f.comm[0] == 0 || f.comm == o.comm))
+}
+
+/// Running totals, for the `lost` reports and the summary.
+#[derive(Default)]
+struct Totals {
+    transitions: u64,
+    records: u64,
+    recovered: u64,
+    /// What the kernel counted as lost, as last reported.
+    ring_full: u64,
+    flows_full: u64,
+    undecodable: u64,
+}
+
+struct Out<'a> {
+    out: &'a mut dyn Write,
+    json: bool,
+    users: Users,
+    clock: Clock,
+}
+
+impl Out<'_> {
+    fn transition(&mut self, e: &TcpStateEvent, new_state: u8) -> io::Result<()> {
+        if !self.json {
+            let mut cx = LineContext {
+                users: &mut self.users,
+                boot_to_real: self.clock.boot_to_real,
+            };
+            let line = watch::format_event(e, watch::state_name(new_state), &mut cx);
+            return writeln!(self.out, "{line}");
+        }
+        let owned = e.flags & event_flags::OWNER != 0 && e.owner.tgid != 0;
+        let record = TransitionRecord {
+            kind: TransitionRecord::TYPE,
+            ts_ns: self.clock.epoch_ns(e.ts_ns),
+            netns: u64::from(e.netns),
+            pid: owned.then_some(e.owner.tgid),
+            comm: owned.then(|| audit::comm(&e.owner.comm)),
+            uid: owned.then_some(e.owner.uid),
+            proto: if e.family == AF_INET6 { "tcp6" } else { "tcp" },
+            local_addr: ip_text(audit::addr(e.family, &e.saddr)),
+            local_port: e.sport,
+            remote_addr: ip_text(audit::addr(e.family, &e.daddr)),
+            remote_port: e.dport,
+            old_state: watch::state_name(e.oldstate),
+            new_state: watch::state_name(new_state),
+            duration_ms: (e.prev_ns != 0 && e.ts_ns >= e.prev_ns)
+                .then(|| (e.ts_ns - e.prev_ns) as f64 / 1e6),
+            cookie: e.cookie,
+        };
+        write_record(self.out, &record)
+    }
+
+    fn record(&mut self, r: &ConnectionRecord) -> io::Result<()> {
+        if self.json {
+            return write_record(self.out, r);
+        }
+        let line = audit_line(r, &mut self.users);
+        writeln!(self.out, "{line}")
+    }
+
+    fn lost(&mut self, at_boot: u64, n: u64, reason: LostReason) -> io::Result<()> {
+        if self.json {
+            return write_record(
+                self.out,
+                &LostRecord {
+                    kind: LostRecord::TYPE,
+                    ts_ns: self.clock.epoch_ns(at_boot),
+                    lost: n,
+                    reason,
+                },
+            );
+        }
+        let why = match reason {
+            LostReason::RingFull => "the ring buffer was full",
+            LostReason::ReadFailed => "the kernel could not read them",
+            LostReason::Undecodable => "they could not be decoded",
+            LostReason::MapFull => "the flow map was full",
+        };
+        writeln!(
+            self.out,
+            "{} LOST {n} events: {why}",
+            watch::clock(self.clock.epoch_ns(at_boot))
+        )
+    }
+}
+
+/// One `--audit` text line:
+/// `HH:MM:SS.uuuuuu netns=N PID/COMM(USER) PROTO LOCAL REMOTE OPENED END DURATION tx=B/P rx=B/P`
+/// (`-` for anything unknown, ` incomplete` appended when the audit did not see it all).
+pub fn audit_line(r: &ConnectionRecord, users: &mut Users) -> String {
+    let owner = match (r.pid, &r.comm, r.uid) {
+        (Some(pid), Some(comm), Some(uid)) => {
+            let user = users.name(uid).unwrap_or_else(|| uid.to_string());
+            format!("{pid}/{comm}({user})")
+        }
+        _ => "-".into(),
+    };
+    let endpoint = |a: &str, port: u16| {
+        if a.contains(':') {
+            format!("[{a}]:{port}")
+        } else {
+            format!("{a}:{port}")
+        }
+    };
+    let count = |b: u64, p: Option<u64>| match p {
+        Some(p) => format!("{b}/{p}"),
+        None => format!("{b}/-"),
+    };
+    let word = |v: Option<&'static str>| v.unwrap_or("-");
+    format!(
+        "{} netns={} {owner} {} {} {} {} {} {} tx={} rx={}{}",
+        watch::clock(r.ts_ns),
+        r.netns,
+        r.proto,
+        endpoint(&r.local_addr, r.local_port),
+        endpoint(&r.remote_addr, r.remote_port),
+        word(r.opened.map(opened_name)),
+        word(r.end.map(end_name)),
+        r.duration_ms
+            .map_or_else(|| "-".into(), |ms| format!("{ms:.3}ms")),
+        count(r.tx_bytes, r.tx_packets),
+        count(r.rx_bytes, r.rx_packets),
+        if r.incomplete { " incomplete" } else { "" },
+    )
+}
+
+fn opened_name(o: Opened) -> &'static str {
+    match o {
+        Opened::Active => "active",
+        Opened::Passive => "passive",
+    }
+}
+
+/// The same words as the JSON `end` values.
+fn end_name(e: End) -> &'static str {
+    match e {
+        End::Close => "close",
+        End::Reset => "reset",
+        End::Refused => "refused",
+        End::Timeout => "timeout",
+        End::Idle => "idle",
+    }
+}
+
+/// The ring size for this run: `NETSTAT_RING_BYTES` (a power of two, a page multiple),
+/// meant for tests that force an overflow and for tuning; the built-in default otherwise.
+fn ring_bytes() -> Result<Option<u32>, String> {
+    match std::env::var("NETSTAT_RING_BYTES") {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| n.is_power_of_two() && *n >= 4096)
+            .map(Some)
+            .ok_or_else(|| {
+                format!("NETSTAT_RING_BYTES={v}: not a power of two of at least 4096")
+            }),
+    }
+}
+
+/// Runs until SIGINT/SIGTERM or a closed stdout. Returns the exit code.
+pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
+    let root = Path::new("/");
+    let what = match (o.watch, o.audit) {
+        (true, true) => "--watch --audit",
+        (true, false) => "--watch",
+        _ => "--audit",
+    };
+    let (plan, ring) = match Plan::from_options(o, root).and_then(|p| Ok((p, ring_bytes()?))) {
+        Ok(ok) => ok,
+        Err(message) => {
+            writeln!(err, "netstat: {message}")?;
+            return Ok(3);
+        }
+    };
+    let opts = ProbeOptions {
+        ring_bytes: ring,
+        emit: plan.emit(),
+        filter: plan.filter,
+    };
+    let mut probe = match OwnerProbe::load_with(Some(opts)) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(
+                err,
+                "netstat: {what} needs the eBPF programs, which did not load: {e}"
+            )?;
+            return Ok(1);
+        }
+    };
+    crate::stop::install();
+    for m in &probe.offsets_missing {
+        writeln!(err, "netstat: {what}: not in this kernel's BTF: {m}")?;
+    }
+    // Owners of the sockets that were there before: their changes name them too.
+    let seeded = agent::seed(&mut probe, root, err)?;
+    writeln!(
+        err,
+        "netstat: {what}: TCP state changes from tracepoint sock:inet_sock_set_state, owners \
+         from the socket hooks{}; {} sockets seeded; ready",
+        if plan.audit_udp {
+            ", UDP flows from cgroup sendmsg/recvmsg and sock_{send,recv}_length"
+        } else {
+            ""
+        },
+        seeded.inserted
+    )?;
+    let mut w = Out {
+        out,
+        json: plan.json,
+        users: Users::new(),
+        clock: Clock {
+            boot_to_real: watch::boot_to_realtime(),
+        },
+    };
+    let mut totals = Totals::default();
+    let result = run_loop(&plan, &mut probe, &mut w, &mut totals, root);
+    // A closed stdout ends the run like a signal does; anything else is an error.
+    let closed = matches!(&result, Err(e) if e.kind() == io::ErrorKind::BrokenPipe);
+    if !closed {
+        result?;
+    }
+    let lost = totals.ring_full + totals.flows_full + totals.undecodable;
+    if plan.watch {
+        writeln!(
+            err,
+            "netstat: --watch stopped: {} transitions printed, {lost} lost",
+            totals.transitions
+        )?;
+    }
+    if plan.audit_tcp || plan.audit_udp {
+        writeln!(
+            err,
+            "netstat: --audit stopped: {} records printed ({} recovered from the owner map \
+             after a full ring), {lost} lost",
+            totals.records, totals.recovered
+        )?;
+    }
+    Ok(0)
+}
+
+fn run_loop(
+    plan: &Plan,
+    probe: &mut OwnerProbe,
+    w: &mut Out<'_>,
+    totals: &mut Totals,
+    root: &Path,
+) -> io::Result<()> {
+    let mut timewaits = TimeWaits::default();
+    let (mut last_gc, mut last_sweep, mut last_flows) =
+        (Instant::now(), Instant::now(), Instant::now());
+    let mut unsent_pending = false;
+    loop {
+        let stopping = crate::stop::requested();
+        let Some(events) = probe.events.as_mut() else {
+            return Ok(());
+        };
+        let wait = if stopping {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(EVENTS_POLL_MS)
+        };
+        let (batch, undecodable) = events.poll(wait)?;
+        let lost = events.lost()?;
+        for e in &batch {
+            match e {
+                Event::State(e) => {
+                    if let Some(end) = timewaits.reused(e) {
+                        timewait_end(plan, w, totals, &end)?;
+                    }
+                    if e.flags & event_flags::TIMEWAIT != 0 {
+                        timewaits.start(e);
+                        w.transition(e, TcpState::TimeWait as u8)?;
+                    } else {
+                        w.transition(e, e.newstate)?;
+                    }
+                    totals.transitions += 1;
+                }
+                Event::Conn(c) => {
+                    w.record(&audit::connection(c, w.clock))?;
+                    totals.records += 1;
+                }
+            }
+        }
+        let now = agent::boottime_ns();
+        if undecodable > 0 {
+            totals.undecodable += undecodable;
+            w.lost(now, undecodable, LostReason::Undecodable)?;
+        }
+        if lost.ring_full > totals.ring_full {
+            w.lost(now, lost.ring_full - totals.ring_full, LostReason::RingFull)?;
+            totals.ring_full = lost.ring_full;
+            unsent_pending = plan.audit_tcp;
+        }
+        if plan.audit_udp {
+            let full = probe.stats().map_or(0, |s| s.flows_full);
+            if full > totals.flows_full {
+                w.lost(now, full - totals.flows_full, LostReason::MapFull)?;
+                totals.flows_full = full;
+            }
+        }
+        if plan.watch {
+            for end in timewaits.expired(root) {
+                timewait_end(plan, w, totals, &end)?;
+            }
+        }
+        if unsent_pending && (stopping || last_flows.elapsed() >= FLOW_SCAN) {
+            unsent_pending = false;
+            report_unsent(probe, w, totals)?;
+        }
+        if plan.audit_udp && (stopping || last_flows.elapsed() >= FLOW_SCAN) {
+            last_flows = Instant::now();
+            report_flows(plan, probe, w, totals, stopping)?;
+        }
+        w.out.flush()?;
+        if stopping {
+            return Ok(());
+        }
+        if last_gc.elapsed() >= agent::GC_EVERY {
+            last_gc = Instant::now();
+            agent::gc(probe);
+            w.clock.boot_to_real = watch::boot_to_realtime();
+        }
+        if last_sweep.elapsed() >= agent::SWEEP_EVERY {
+            last_sweep = Instant::now();
+            agent::sweep_seeded(probe, root);
+        }
+    }
+}
+
+fn timewait_end(
+    plan: &Plan,
+    w: &mut Out<'_>,
+    totals: &mut Totals,
+    e: &TcpStateEvent,
+) -> io::Result<()> {
+    let owner = (e.flags & event_flags::OWNER != 0).then_some(&e.owner);
+    let states = (1 << TcpState::TimeWait as u8) | (1 << TcpState::Close as u8);
+    if passes(
+        &plan.filter,
+        e.netns,
+        e.family,
+        e.sport,
+        e.dport,
+        states,
+        owner,
+    ) {
+        w.transition(e, TcpState::Close as u8)?;
+        totals.transitions += 1;
+    }
+    Ok(())
+}
+
+/// Connections whose record found the ring full: reported from the owner map (the
+/// closed-socket LRU, or the live map for those now in timewait), marked incomplete.
+fn report_unsent(probe: &mut OwnerProbe, w: &mut Out<'_>, totals: &mut Totals) -> io::Result<()> {
+    let mut found: Vec<(SockKey, netstat_common::SockRecord, bool)> = Vec::new();
+    for (k, r) in probe.dump_closed()? {
+        if r.flags & flags::CONN_UNSENT != 0 {
+            found.push((k, r, true));
+        }
+    }
+    for (k, r) in probe.dump()? {
+        if r.flags & flags::CONN_UNSENT != 0 {
+            found.push((k, r, false));
+        }
+    }
+    found.sort_by_key(|(_, r, _)| r.changed_ns);
+    for (k, r, closed) in found {
+        w.record(&audit::recovered(&k, &r, w.clock))?;
+        totals.records += 1;
+        totals.recovered += 1;
+        if closed {
+            probe.remove_closed(&k);
+        } else {
+            probe.clear_flags(&k, flags::CONN_UNSENT);
+        }
+    }
+    Ok(())
+}
+
+/// Reports and forgets the flows whose socket closed or that went idle (all of them,
+/// as still open, when the audit stops).
+fn report_flows(
+    plan: &Plan,
+    probe: &mut OwnerProbe,
+    w: &mut Out<'_>,
+    totals: &mut Totals,
+    stopping: bool,
+) -> io::Result<()> {
+    let now = agent::boottime_ns();
+    let idle = plan.flow_idle.as_nanos() as u64;
+    let mut due = Vec::new();
+    for (k, v) in probe.dump_flows()? {
+        let sock = SockKey {
+            cookie: k.cookie,
+            netns: k.netns,
+            _pad: 0,
+        };
+        let live = probe.record(&sock);
+        let end = match &live {
+            None => FlowEnd::Closed(probe.closed_record(&sock).map_or(v.last_ns, |r| r.changed_ns)),
+            Some(_) if now.saturating_sub(v.last_ns) >= idle => FlowEnd::Idle,
+            Some(_) if stopping => FlowEnd::Open,
+            Some(_) => continue,
+        };
+        let seeded = live
+            .or_else(|| probe.closed_record(&sock))
+            .is_some_and(|r| r.flags & flags::SEEDED != 0);
+        due.push((k, end, seeded));
+    }
+    let mut records = Vec::new();
+    for (k, end, seeded) in due {
+        // Taken out atomically: a datagram after this starts a new flow, none is lost.
+        let Some(v) = probe.take_flow(&k)? else {
+            continue;
+        };
+        if passes(
+            &plan.filter,
+            k.netns,
+            k.family,
+            v.lport,
+            k.rport,
+            u32::MAX,
+            Some(&v.owner),
+        ) {
+            records.push(audit::flow(&k, &v, end, seeded, now, w.clock));
+        }
+    }
+    records.sort_by_key(|r| r.ts_ns);
+    for r in &records {
+        w.record(r)?;
+        totals.records += 1;
+    }
+    Ok(())
+}
