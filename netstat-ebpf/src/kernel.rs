@@ -191,7 +191,10 @@ pub fn sock_err(sk: u64) -> i32 {
 pub fn sock_local(sk: u64, family: u16) -> (u16, [u8; 16]) {
     let o = offsets();
     let port = read::<u16>(sk, o.skc_num).unwrap_or(0);
-    (port, sock_addr(sk, family, o.skc_rcv_saddr, o.skc_v6_rcv_saddr))
+    (
+        port,
+        sock_addr(sk, family, o.skc_rcv_saddr, o.skc_v6_rcv_saddr),
+    )
 }
 
 /// The remote port (host order) and address of a connected `sk` (zeros if none).

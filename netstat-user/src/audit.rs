@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(end_reason(s(TcpState::SynSent), EHOSTUNREACH), End::Refused);
         assert_eq!(end_reason(s(TcpState::Established), ECONNRESET), End::Reset);
         assert_eq!(end_reason(s(TcpState::CloseWait), EPIPE), End::Reset);
-        assert_eq!(end_reason(s(TcpState::Established), ETIMEDOUT), End::Timeout);
+        assert_eq!(
+            end_reason(s(TcpState::Established), ETIMEDOUT),
+            End::Timeout
+        );
         assert_eq!(end_reason(s(TcpState::LastAck), 0), End::Close);
         assert_eq!(end_reason(s(TcpState::FinWait2), 0), End::Close);
         assert_eq!(end_reason(s(TcpState::SynSent), 0), End::Close);
@@ -287,7 +290,10 @@ mod tests {
         };
         let r = connection(&ev, CLOCK);
         assert_eq!(r.kind, "connection");
-        assert_eq!((r.pid, r.comm.as_deref(), r.uid), (Some(1234), Some("client"), Some(1000)));
+        assert_eq!(
+            (r.pid, r.comm.as_deref(), r.uid),
+            (Some(1234), Some("client"), Some(1000))
+        );
         assert_eq!(r.start_ns, Some(1_700_000_000_001_000_000));
         assert_eq!(r.end_ns, Some(1_700_000_000_001_250_000));
         assert_eq!(r.duration_ms, Some(0.25));
@@ -363,13 +369,22 @@ mod tests {
         assert_eq!((closed.kind, closed.proto), ("flow", "udp"));
         assert_eq!(closed.end, Some(End::Close));
         assert_eq!(closed.end_ns, Some(CLOCK.epoch_ns(9_000)));
-        assert_eq!((closed.remote_addr.as_str(), closed.remote_port), ("10.0.0.9", 53));
+        assert_eq!(
+            (closed.remote_addr.as_str(), closed.remote_port),
+            ("10.0.0.9", 53)
+        );
         assert_eq!((closed.tx_packets, closed.rx_packets), (Some(1), Some(2)));
         let idle = flow(&k, &v, FlowEnd::Idle, true, 99_000, CLOCK);
-        assert_eq!((idle.end, idle.end_ns), (Some(End::Idle), Some(CLOCK.epoch_ns(5_000))));
+        assert_eq!(
+            (idle.end, idle.end_ns),
+            (Some(End::Idle), Some(CLOCK.epoch_ns(5_000)))
+        );
         assert!(idle.incomplete);
         let open = flow(&k, &v, FlowEnd::Open, false, 99_000, CLOCK);
-        assert_eq!((open.end, open.end_ns, open.duration_ms), (None, None, None));
+        assert_eq!(
+            (open.end, open.end_ns, open.duration_ms),
+            (None, None, None)
+        );
         assert_eq!(open.ts_ns, CLOCK.epoch_ns(99_000));
     }
 }

@@ -764,10 +764,18 @@ pub fn command() -> Command {
                 "--watch: only transitions from or to these TCP states (ESTABLISHED, \
                  TIME_WAIT, ... or ss's time-wait, ...)",
             ),
-            long_value("port", "PORT", "--watch/--audit: only this port, at either end"),
+            long_value(
+                "port",
+                "PORT",
+                "--watch/--audit: only this port, at either end",
+            ),
             long_value("sport", "PORT", "--watch/--audit: only this local port"),
             long_value("dport", "PORT", "--watch/--audit: only this remote port"),
-            long_value("pid", "PID", "--watch/--audit: only sockets owned by this process"),
+            long_value(
+                "pid",
+                "PID",
+                "--watch/--audit: only sockets owned by this process",
+            ),
             long_value(
                 "comm",
                 "NAME",
@@ -1641,13 +1649,15 @@ fn stream_option(f: &mut StreamFilter, key: Key, value: &[u8]) -> Result<(), Str
             f.comm = Some(value.to_vec());
         }
         Key::Netns => {
-            f.netns = Some(if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                NetnsArg::Inode(number(u64::from(u32::MAX))? as u32)
-            } else if value.is_empty() {
-                return Err("--netns: empty name".to_owned());
-            } else {
-                NetnsArg::Name(value.to_vec())
-            })
+            f.netns = Some(
+                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+                    NetnsArg::Inode(number(u64::from(u32::MAX))? as u32)
+                } else if value.is_empty() {
+                    return Err("--netns: empty name".to_owned());
+                } else {
+                    NetnsArg::Name(value.to_vec())
+                },
+            )
         }
         _ => {
             let secs = number(86_400)?;
@@ -1932,8 +1942,14 @@ mod tests {
             Some(NetnsArg::Name(b"blue".to_vec()))
         );
         for (args, needle) in [
-            (&["--state", "BOGUS"][..], "--state: unknown TCP state `BOGUS'"),
-            (&["--port", "0"][..], "--port: `0' is not a number from 1 to 65535"),
+            (
+                &["--state", "BOGUS"][..],
+                "--state: unknown TCP state `BOGUS'",
+            ),
+            (
+                &["--port", "0"][..],
+                "--port: `0' is not a number from 1 to 65535",
+            ),
             (&["--dport", "65536"][..], "--dport"),
             (&["--pid", "x"][..], "--pid"),
             (&["--comm", "a-name-longer-than-15"][..], "--comm"),

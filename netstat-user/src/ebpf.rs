@@ -564,8 +564,10 @@ format:
 
     fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: viewing a repr(C) Copy value as its bytes.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
-            .to_vec()
+        unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        }
+        .to_vec()
     }
 
     #[test]

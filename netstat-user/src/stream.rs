@@ -298,9 +298,7 @@ fn ring_bytes() -> Result<Option<u32>, String> {
             .ok()
             .filter(|n| n.is_power_of_two() && *n >= 4096)
             .map(Some)
-            .ok_or_else(|| {
-                format!("NETSTAT_RING_BYTES={v}: not a power of two of at least 4096")
-            }),
+            .ok_or_else(|| format!("NETSTAT_RING_BYTES={v}: not a power of two of at least 4096")),
     }
 }
 
@@ -545,7 +543,11 @@ fn report_flows(
         };
         let live = probe.record(&sock);
         let end = match &live {
-            None => FlowEnd::Closed(probe.closed_record(&sock).map_or(v.last_ns, |r| r.changed_ns)),
+            None => FlowEnd::Closed(
+                probe
+                    .closed_record(&sock)
+                    .map_or(v.last_ns, |r| r.changed_ns),
+            ),
             Some(_) if now.saturating_sub(v.last_ns) >= idle => FlowEnd::Idle,
             Some(_) if stopping => FlowEnd::Open,
             Some(_) => continue,

@@ -207,10 +207,13 @@ fn overflowed_ring_accounts_for_every_event() {
     require_root();
     let ns = Netns::new();
     let inum = inum(&ns);
-    let mut probe = match StateProbe::load(ProbeOptions {
-        ring_bytes: Some(4096),
-        netns: Some(inum),
-    }) {
+    let mut probe = match StateProbe::load(
+        ProbeOptions {
+            ring_bytes: Some(4096),
+            ..ProbeOptions::default()
+        }
+        .netns(inum),
+    ) {
         Ok(p) => p,
         Err(e) => panic!("the eBPF programs must load on this machine: {e}"),
     };

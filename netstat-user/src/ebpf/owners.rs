@@ -149,10 +149,7 @@ impl OwnerProbe {
         let stats =
             PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?).map_err(map_err(MAP_STATS))?;
         let flows = if want_flows {
-            Some(
-                HashMap::try_from(take_map(&mut ebpf, MAP_FLOWS)?)
-                    .map_err(map_err(MAP_FLOWS))?,
-            )
+            Some(HashMap::try_from(take_map(&mut ebpf, MAP_FLOWS)?).map_err(map_err(MAP_FLOWS))?)
         } else {
             None
         };
@@ -232,7 +229,9 @@ impl OwnerProbe {
             let e = io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::ENOENT) => Ok(None),
-                _ => Err(io::Error::other(format!("{MAP_FLOWS} lookup-and-delete: {e}"))),
+                _ => Err(io::Error::other(format!(
+                    "{MAP_FLOWS} lookup-and-delete: {e}"
+                ))),
             };
         }
         Ok(Some(value))

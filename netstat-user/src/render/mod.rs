@@ -1,2 +1,2 @@
-pub mod sockets;
 pub mod json;
+pub mod sockets;

@@ -132,4 +132,3 @@ pub struct LostRecord {
 impl LostRecord {
     pub const TYPE: &'static str = "lost";
 }
-
