@@ -48,6 +48,10 @@ pub mod emit {
     pub const CONNECTIONS: u32 = 2;
     /// UDP flows are counted in [`super::MAP_FLOWS`] (`--audit`).
     pub const FLOWS: u32 = 4;
+    /// A connection's record leaves the owner map when it hands over to timewait (the
+    /// live modes follow timewait from their events; only the agent's listings need
+    /// the record for the 60 s after).
+    pub const FORGET_TIMEWAIT: u32 = 8;
 }
 
 /// First field of every ring record.

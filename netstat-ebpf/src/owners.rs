@@ -355,7 +355,9 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
         // to 60 s. The agent drops the record when it expires.
         set_flags(ptr, flags::TIMEWAIT);
         snap.timewait = true;
-        return Some(snap);
+        if !events::wanted(emit::FORGET_TIMEWAIT) {
+            return Some(snap);
+        }
     }
     forget(k, rec);
     Some(snap)

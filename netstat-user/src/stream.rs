@@ -92,7 +92,8 @@ impl Plan {
     }
 
     fn emit(&self) -> u32 {
-        (if self.watch { emit::STATES } else { 0 })
+        emit::FORGET_TIMEWAIT
+            | (if self.watch { emit::STATES } else { 0 })
             | (if self.audit_tcp { emit::CONNECTIONS } else { 0 })
             | (if self.audit_udp { emit::FLOWS } else { 0 })
     }

@@ -46,7 +46,26 @@ fn endpoint(family: u16, addr: &[u8; 16], port: u16) -> String {
 
 /// `HH:MM:SS.uuuuuu` local time of a CLOCK_REALTIME instant.
 pub(crate) fn clock(realtime_ns: u64) -> String {
-    let secs = (realtime_ns / 1_000_000_000) as libc::time_t;
+    thread_local! {
+        /// The last second converted: a stream prints thousands of lines per second.
+        static LAST: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let secs = realtime_ns / 1_000_000_000;
+    let hms = LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, hms(secs));
+        }
+        last.1.clone()
+    });
+    format!("{hms}.{:06}", (realtime_ns % 1_000_000_000) / 1000)
+}
+
+/// `HH:MM:SS` local time of a second since the epoch.
+fn hms(secs: u64) -> String {
+    let secs = secs as libc::time_t;
     // SAFETY: localtime_r fills the tm it is given; an all-zero tm is valid input.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: valid pointers for the duration of the call.
@@ -56,10 +75,7 @@ pub(crate) fn clock(realtime_ns: u64) -> String {
     } else {
         (0, 0, 0)
     };
-    format!(
-        "{h:02}:{m:02}:{s:02}.{:06}",
-        (realtime_ns % 1_000_000_000) / 1000
-    )
+    format!("{h:02}:{m:02}:{s:02}")
 }
 
 /// CLOCK_REALTIME − CLOCK_BOOTTIME, to put boot-clock event times on the wall clock.

@@ -91,6 +91,10 @@ impl OwnerProbe {
 
         // Tracepoints first: once sockets are created under watch, their state changes,
         // accepts and closes must already be seen.
+        // close() only matters to the agent: it marks shared sockets for a fresh /proc
+        // look-up when a listing asks. The live modes take the owner from the record as
+        // it is, and every close() on the system would pay for the hook.
+        let close_hook = events.is_none();
         for (name, category, event) in [
             (PROG_INET_SOCK_SET_STATE, "sock", "inet_sock_set_state"),
             (progs::ACCEPT_EXIT, "syscalls", "sys_exit_accept"),
@@ -98,7 +102,10 @@ impl OwnerProbe {
             (progs::SEND_LENGTH, "sock", "sock_send_length"),
             (progs::RECV_LENGTH, "sock", "sock_recv_length"),
             (progs::CLOSE_ENTER, "syscalls", "sys_enter_close"),
-        ] {
+        ]
+        .into_iter()
+        .filter(|(name, ..)| close_hook || *name != progs::CLOSE_ENTER)
+        {
             let p: &mut TracePoint = program(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(category, event).map_err(prog_err(name))?;
