@@ -10,13 +10,14 @@
 /// every record starts with its `kind` (an [`event_kind`] value).
 pub const MAP_EVENTS: &str = "EVENTS";
 /// Per-CPU array of `u64` counters of events that never reached the user side, indexed
-/// by [`LOST_RING_FULL`] and [`LOST_READ_FAILED`]. The user side sums the CPUs and
+/// by [`LOST_RING_FULL`] and [`LOST_CONN_RING_FULL`]. The user side sums the CPUs and
 /// reports them.
 pub const MAP_LOST: &str = "LOST";
 /// [`MAP_EVENTS`] had no room for the event.
 pub const LOST_RING_FULL: u32 = 0;
-/// Reading the tracepoint record failed (should never happen; counted, not hidden).
-pub const LOST_READ_FAILED: u32 = 1;
+/// A connection record ([`ConnEvent`]) found the ring full: the record is marked in the
+/// owner map ([`flags::CONN_UNSENT`]) and the user side reports it from there.
+pub const LOST_CONN_RING_FULL: u32 = 1;
 /// Number of slots in [`MAP_LOST`].
 pub const LOST_SLOTS: u32 = 2;
 /// Default size of [`MAP_EVENTS`] in bytes (a power of two, a multiple of the page size):

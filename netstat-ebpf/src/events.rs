@@ -5,9 +5,7 @@ use aya_ebpf::{
     macros::map,
     maps::{PerCpuArray, RingBuf},
 };
-use netstat_common::{
-    EVENTS_RING_BYTES, EVENTS_WAKEUP_BYTES, EventFilter, LOST_RING_FULL, LOST_SLOTS, Owner,
-};
+use netstat_common::{EVENTS_RING_BYTES, EVENTS_WAKEUP_BYTES, EventFilter, LOST_SLOTS, Owner};
 
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
@@ -79,14 +77,14 @@ pub fn passes(s: &Subject<'_>) -> bool {
 }
 
 /// Queues a `T` that `fill` writes straight into the ring (no copy on the 512-byte
-/// stack), counting it as lost when the ring is full; true when queued.
+/// stack), counting it in LOST slot `lost_slot` when the ring is full; true when queued.
 ///
 /// The reader is woken only once a batch waits (see netstat-common's
 /// `EVENTS_WAKEUP_BYTES`): it polls on its own as well, so nothing waits long.
 #[inline(always)]
-pub fn queue<T: 'static>(fill: impl FnOnce(&mut T)) -> bool {
+pub fn queue<T: 'static>(lost_slot: u32, fill: impl FnOnce(&mut T)) -> bool {
     let Some(mut entry) = EVENTS.reserve::<T>(0) else {
-        count_lost(LOST_RING_FULL);
+        count_lost(lost_slot);
         return false;
     };
     let p = entry.as_mut_ptr();

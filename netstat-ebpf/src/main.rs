@@ -416,7 +416,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     if !events::passes(&subject) {
         return Ok(());
     }
-    events::queue(|ev: &mut TcpStateEvent| {
+    events::queue(netstat_common::LOST_RING_FULL, |ev: &mut TcpStateEvent| {
         ev.kind = event_kind::STATE;
         ev.ts_ns = owners::now();
         ev.skaddr = skaddr;

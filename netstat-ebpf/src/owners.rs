@@ -381,7 +381,7 @@ fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8) -> bool {
     }
     let counts = kernel::tcp_counts(sk);
     let sk_err = kernel::sock_err(sk);
-    events::queue(|ev: &mut ConnEvent| {
+    events::queue(netstat_common::LOST_CONN_RING_FULL, |ev: &mut ConnEvent| {
         ev.kind = event_kind::CONN;
         ev.netns = k.netns;
         ev.start_ns = rec.opened_ns;

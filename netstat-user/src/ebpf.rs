@@ -17,7 +17,7 @@ use aya::{
 };
 use netstat_common::{
     ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_OFFSETS, KernelOffsets,
-    LOST_READ_FAILED, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
+    LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
     PROG_INET_SOCK_SET_STATE, TcpStateEvent, emit, event_kind, inet_sock_set_state,
 };
 
@@ -269,16 +269,11 @@ pub struct DecodeError {
 /// Events that never reached the user side, by cause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lost {
-    /// The ring buffer had no room.
+    /// The ring buffer had no room for a state change.
     pub ring_full: u64,
-    /// The kernel program could not read the tracepoint record.
-    pub read_failed: u64,
-}
-
-impl Lost {
-    pub fn total(&self) -> u64 {
-        self.ring_full + self.read_failed
-    }
+    /// The ring buffer had no room for a connection record (reported later from the
+    /// owner map, marked incomplete).
+    pub conn_ring_full: u64,
 }
 
 /// How the state-change source is attached (shown with `-v`).
@@ -392,7 +387,7 @@ impl EventRing {
         };
         Ok(Lost {
             ring_full: slot(LOST_RING_FULL)?,
-            read_failed: slot(LOST_READ_FAILED)?,
+            conn_ring_full: slot(LOST_CONN_RING_FULL)?,
         })
     }
 }

@@ -152,8 +152,14 @@ struct Totals {
     transitions: u64,
     records: u64,
     recovered: u64,
-    /// What the kernel counted as lost, as last reported.
+    /// What the kernel counted as lost, as last reported: state changes, and
+    /// connection records (those are then recovered from the owner map).
     ring_full: u64,
+    conn_ring_full: u64,
+    /// `conn_ring_full` as of the previous look in the owner map, and how many of
+    /// those were not found there (reported as lost).
+    conn_ring_full_scanned: u64,
+    unrecovered: u64,
     flows_full: u64,
     undecodable: u64,
 }
@@ -365,20 +371,25 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
     if !closed {
         result?;
     }
-    let lost = totals.ring_full + totals.flows_full + totals.undecodable;
     if plan.watch {
         writeln!(
             err,
-            "netstat: --watch stopped: {} transitions printed, {lost} lost",
-            totals.transitions
+            "netstat: --watch stopped: {} transitions printed, {} lost",
+            totals.transitions,
+            totals.ring_full + totals.undecodable
         )?;
     }
     if plan.audit_tcp || plan.audit_udp {
+        // A connection record that found the ring full and was not found in the owner
+        // map either (the closed-socket LRU forgot it first) is lost for good.
+        let unrecovered = totals.unrecovered;
         writeln!(
             err,
             "netstat: --audit stopped: {} records printed ({} recovered from the owner map \
-             after a full ring), {lost} lost",
-            totals.records, totals.recovered
+             after a full ring), {} lost",
+            totals.records,
+            totals.recovered,
+            unrecovered + totals.flows_full + totals.undecodable
         )?;
     }
     Ok(0)
@@ -435,7 +446,11 @@ fn run_loop(
         if lost.ring_full > totals.ring_full {
             w.lost(now, lost.ring_full - totals.ring_full, LostReason::RingFull)?;
             totals.ring_full = lost.ring_full;
-            unsent_pending = plan.audit_tcp;
+        }
+        if lost.conn_ring_full > totals.conn_ring_full {
+            // Not lost for good: the records wait in the owner map (report_unsent).
+            totals.conn_ring_full = lost.conn_ring_full;
+            unsent_pending = true;
         }
         if plan.audit_udp {
             let full = probe.stats().map_or(0, |s| s.flows_full);
@@ -450,8 +465,22 @@ fn run_loop(
             }
         }
         if unsent_pending && (stopping || last_flows.elapsed() >= FLOW_SCAN) {
-            unsent_pending = false;
             report_unsent(probe, w, totals)?;
+            // A record marked unsent reaches the closed-socket map within the same
+            // program run; one look later, whatever is still missing was evicted from
+            // that LRU before it could be read: lost for good.
+            let due = if stopping {
+                totals.conn_ring_full
+            } else {
+                totals.conn_ring_full_scanned
+            };
+            let missing = due.saturating_sub(totals.recovered);
+            if missing > totals.unrecovered {
+                w.lost(now, missing - totals.unrecovered, LostReason::RingFull)?;
+                totals.unrecovered = missing;
+            }
+            unsent_pending = totals.conn_ring_full > totals.conn_ring_full_scanned;
+            totals.conn_ring_full_scanned = totals.conn_ring_full;
         }
         if plan.audit_udp && (stopping || last_flows.elapsed() >= FLOW_SCAN) {
             last_flows = Instant::now();
