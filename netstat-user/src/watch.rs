@@ -35,13 +35,16 @@ pub fn state_name(n: u8) -> &'static str {
     TcpState::from_kernel(n).map_or("UNKNOWN", TcpState::name)
 }
 
-fn endpoint(family: u16, addr: &[u8; 16], port: u16) -> String {
-    if family == AF_INET6 {
-        format!("[{}]:{port}", ntop6(Ipv6Addr::from(*addr)))
+/// `ADDR:PORT`, or `[ADDR]:PORT` for IPv6, appended to `out`.
+fn endpoint(out: &mut String, family: u16, addr: &[u8; 16], port: u16) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = if family == AF_INET6 {
+        write!(out, "[{}]:{port}", ntop6(Ipv6Addr::from(*addr)))
     } else {
         let a = Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]);
-        format!("{}:{port}", IpAddr::V4(a))
-    }
+        write!(out, "{}:{port}", IpAddr::V4(a))
+    };
 }
 
 /// `HH:MM:SS.uuuuuu` local time of a CLOCK_REALTIME instant.
@@ -96,43 +99,48 @@ pub struct LineContext<'a> {
     pub boot_to_real: i128,
 }
 
-fn comm(c: &[u8; 16]) -> String {
-    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
-    String::from_utf8_lossy(&c[..end]).into_owned()
-}
-
-/// The owner field: `PID/COMM(USER)`, or `-`.
-fn owner_field(e: &TcpStateEvent, users: &mut Users) -> String {
-    if e.flags & event_flags::OWNER == 0 || e.owner.tgid == 0 {
-        return "-".into();
-    }
-    let user = users
-        .name(e.owner.uid)
-        .unwrap_or_else(|| e.owner.uid.to_string());
-    format!("{}/{}({user})", e.owner.tgid, comm(&e.owner.comm))
-}
-
-fn duration_field(from_ns: u64, to_ns: u64) -> String {
-    if from_ns == 0 || to_ns < from_ns {
-        return "-".into();
-    }
-    let us = (to_ns - from_ns) / 1000;
-    format!("{}.{:03}ms", us / 1000, us % 1000)
-}
-
 /// One output line (without the newline); `new` overrides the event's new state name.
+/// Written into one String: a busy stream prints 100 000s of lines a second.
 pub fn format_event(e: &TcpStateEvent, new: &str, cx: &mut LineContext<'_>) -> String {
-    let proto = if e.family == AF_INET6 { "tcp6" } else { "tcp" };
-    format!(
-        "{} netns={} {} {proto} {} {} {} -> {new} {}",
-        clock((e.ts_ns as i128 + cx.boot_to_real).max(0) as u64),
-        e.netns,
-        owner_field(e, cx.users),
-        endpoint(e.family, &e.saddr, e.sport),
-        endpoint(e.family, &e.daddr, e.dport),
-        state_name(e.oldstate),
-        duration_field(e.prev_ns, e.ts_ns),
-    )
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(128);
+    line.push_str(&clock((e.ts_ns as i128 + cx.boot_to_real).max(0) as u64));
+    // Writing to a String cannot fail.
+    let _ = write!(line, " netns={} ", e.netns);
+    if e.flags & event_flags::OWNER == 0 || e.owner.tgid == 0 {
+        line.push('-');
+    } else {
+        let end = e.owner.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        let _ = write!(
+            line,
+            "{}/{}(",
+            e.owner.tgid,
+            String::from_utf8_lossy(&e.owner.comm[..end])
+        );
+        match cx.users.name(e.owner.uid) {
+            Some(user) => line.push_str(&user),
+            None => {
+                let _ = write!(line, "{}", e.owner.uid);
+            }
+        }
+        line.push(')');
+    }
+    line.push_str(if e.family == AF_INET6 {
+        " tcp6 "
+    } else {
+        " tcp "
+    });
+    endpoint(&mut line, e.family, &e.saddr, e.sport);
+    line.push(' ');
+    endpoint(&mut line, e.family, &e.daddr, e.dport);
+    let _ = write!(line, " {} -> {new} ", state_name(e.oldstate));
+    if e.prev_ns == 0 || e.ts_ns < e.prev_ns {
+        line.push('-');
+    } else {
+        let us = (e.ts_ns - e.prev_ns) / 1000;
+        let _ = write!(line, "{}.{:03}ms", us / 1000, us % 1000);
+    }
+    line
 }
 
 /// A connection in its timewait phase, waiting for its end.

@@ -33,7 +33,7 @@ Roles:
            `linger0` lines (see role_ends), `done`, and waits for stdin EOF.
   udp-echo --bind HOST --count N
            N UDP sockets on HOST (`port P COOKIE` each), `ready`; each socket answers the
-           first datagram it gets with 10 + 7*K bytes (K: its index) and prints
+           first datagram from each peer with 10 + 7*K bytes (K: its index) and prints
            `answered K HOST PORT BYTES`.
   udp-send --to HOST:PORT,... --then exit|stay|hold
            one unconnected UDP socket; to peer K it sends K+1 datagrams (sendto), then reads
@@ -360,8 +360,8 @@ def role_udp_echo(args):
                 _, peer = key.fileobj.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 continue
-            if k not in answered:
-                answered.add(k)
+            if (k, peer) not in answered:
+                answered.add((k, peer))
                 size = 10 + 7 * k
                 key.fileobj.sendto(bytes(size), peer)
                 out("answered", k, peer[0], peer[1], size)
