@@ -17,7 +17,10 @@ use crate::{
     cli::{self, Mode, Options},
     model::{Family, InetProto, InetSocket},
     names::{Resolver, Services, Users},
-    render::sockets::{self as table, Namer, ServiceList, SocketView},
+    render::{
+        json,
+        sockets::{self as table, Namer, ServiceList, SocketView},
+    },
     source::{
         agent::{self as agent_client, AgentOwners},
         netlink::{self, DumpRequest, NetlinkError},
@@ -104,13 +107,6 @@ pub fn run(
     }
     if opts.agent {
         return crate::agent::run(&opts, err);
-    }
-    if opts.json {
-        writeln!(
-            err,
-            "netstat: --json is not implemented in this version yet"
-        )?;
-        return Ok(1);
     }
     match opts.mode {
         Mode::Sockets => sockets(&opts, env, out, err),
@@ -244,6 +240,9 @@ fn sockets_once(
     err: &mut dyn Write,
 ) -> io::Result<i32> {
     let p = &o.protocols;
+    // --json: one stamp (time, namespace) for the whole listing.
+    let stamp = o.json.then(|| json::Stamp::listing(&env.root.join("proc")));
+    let stamp = stamp.as_ref();
     // net-tools loads the program cache before it reads any table (and again for
     // each -c round); its notes go to stderr before the header.
     // net-tools loads it only for the Internet and unix sections (not for -g alone).
@@ -256,7 +255,7 @@ fn sockets_once(
     let inet_prog = |s: &InetSocket, at| owners.as_ref().and_then(|w| w.inet(s, at));
     let prog = |inode: u64| owners.as_ref().and_then(|w| w.by_inode(inode));
 
-    if p.tcp || p.sctp || p.udp || p.udplite || p.raw {
+    if (p.tcp || p.sctp || p.udp || p.udplite || p.raw) && stamp.is_none() {
         table::write_inet_header(out, view)?;
     }
     let inet_tables = [
@@ -282,13 +281,12 @@ fn sockets_once(
                 &mut |s: &InetSocket, dumped_at, out| {
                     if table::inet_shown(view, s) {
                         let label = inet_prog(s, dumped_at);
-                        table::write_inet_row(
-                            out,
-                            view,
-                            names,
-                            s,
-                            label.as_ref().map(Label::as_bytes),
-                        )?;
+                        let label = label.as_ref().map(Label::as_bytes);
+                        if let Some(stamp) = stamp {
+                            json::sockets::write_inet(out, stamp, view, s, label)?;
+                        } else {
+                            table::write_inet_row(out, view, names, s, label)?;
+                        }
                     }
                     Ok(())
                 },
@@ -302,20 +300,27 @@ fn sockets_once(
     }
 
     if p.igmp {
-        let rc = crate::groups::print(o, env, &mut names.resolver, out, err)?;
+        let rc = crate::groups::print(o, env, stamp, &mut names.resolver, out, err)?;
         if rc != 0 {
             return Ok(rc);
         }
     }
 
     if p.unix {
-        table::write_unix_header(out, view)?;
+        if stamp.is_none() {
+            table::write_unix_header(out, view)?;
+        }
         match procnet.unix() {
             Ok(parsed) => {
                 for s in &parsed.rows {
                     if table::unix_shown(view, s) {
                         let label = prog(s.inode);
-                        table::write_unix_row(out, view, s, label.as_ref().map(Label::as_bytes))?;
+                        let label = label.as_ref().map(Label::as_bytes);
+                        if let Some(stamp) = stamp {
+                            json::sockets::write_unix(out, stamp, view, s, label)?;
+                        } else {
+                            table::write_unix_row(out, view, s, label)?;
+                        }
                     }
                 }
                 report_bogus(out, err, &parsed.bogus)?;

@@ -35,7 +35,10 @@ use crate::{
     app::RunEnv,
     cli::Options,
     names::Resolver,
-    render::sockets::{Namer, ServiceList, host_text},
+    render::{
+        json::Stamp,
+        sockets::{Namer, ServiceList, host_text},
+    },
 };
 
 /// net-tools' `fgets()` buffer is 8192 bytes: a longer line is read in pieces of 8191,
@@ -413,21 +416,25 @@ pub fn write_header(out: &mut dyn Write) -> io::Result<()> {
 /// is missing and the user asked for groups (net-tools' `ESYSNOT`), or 255 when it
 /// cannot be read (net-tools' `perror()` and `return -1`).
 /// `resolver` is the run's (shared with the socket tables and across `-c` rounds).
+/// With `json` (`--json`: the listing's stamp), `group` records replace the table.
 pub fn print(
     o: &Options,
     env: &RunEnv,
+    json: Option<&Stamp>,
     resolver: &mut Resolver,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
-    write_header(out)?;
+    if json.is_none() {
+        write_header(out)?;
+    }
     let mut parser = Parser::new();
     let mut names = (!o.numeric_hosts).then_some(GroupNames { resolver });
     let mut rc = 0;
     let p = &o.protocols;
     if o.inet {
         match read(&env.root.join("proc/net/igmp")) {
-            Ok(data) => emit(&parser.file(&data), names.as_mut(), out, err)?,
+            Ok(data) => emit(&parser.file(&data), names.as_mut(), json, out, err)?,
             // INFO_GUTS1: a missing table of a requested family is "no support".
             Err(e) if e.is_absent() => {
                 if !p.noprot && (p.explicit || o.verbose > 0) {
@@ -450,7 +457,7 @@ pub fn print(
     }
     if o.inet6 {
         match read(&env.root.join("proc/net/igmp6")) {
-            Ok(data) => emit(&parser.file(&data), names.as_mut(), out, err)?,
+            Ok(data) => emit(&parser.file(&data), names.as_mut(), json, out, err)?,
             // INFO_GUTS2 ignores a file it cannot open, whatever the reason.
             Err(ReadError::Open { .. }) => {}
             Err(e @ ReadError::Read { .. }) => {
@@ -467,11 +474,15 @@ pub fn print(
 fn emit(
     entries: &[Entry],
     mut names: Option<&mut GroupNames<'_>>,
+    json: Option<&Stamp>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<()> {
     for e in entries {
         match e {
+            Entry::Row(m) if let Some(stamp) = json => {
+                crate::render::json::groups::write_group(out, stamp, m)?;
+            }
             Entry::Row(m) => {
                 let addr = match m.group {
                     Group::V4(a) => IpAddr::V4(a),
@@ -584,7 +595,7 @@ mod tests {
         let mut p = Parser::new();
         let mut entries = p.file(IGMP.as_bytes());
         entries.extend(p.file(IGMP6.as_bytes()));
-        emit(&entries, None, &mut out, &mut Vec::new()).unwrap();
+        emit(&entries, None, None, &mut out, &mut Vec::new()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "IPv6/IPv4 Group Memberships\n\
@@ -823,6 +834,7 @@ mod tests {
         let rc = print(
             &options(args),
             &env,
+            None,
             &mut Resolver::new(),
             &mut out,
             &mut err,

@@ -51,6 +51,7 @@ use std::{
 use crate::perror::strerror;
 use crate::{app::RunEnv, cli::Options};
 
+pub use self::render::short_flags;
 use self::{hw::HwAddr, ioctl::IfSocket, order::IfList};
 
 /// The counters of one `/proc/net/dev` line (`struct user_net_device_stats`, the fields
@@ -128,6 +129,9 @@ pub fn run_once(
         long: o.extend > 0,
         all: o.all,
         only: o.interface.clone(),
+        json: o
+            .json
+            .then(|| crate::render::json::Stamp::listing(&env.root.join("proc"))),
     };
     let source = if env.netlink {
         Source::Kernel
@@ -150,6 +154,8 @@ pub struct View {
     /// shown even when down, as `ifconfig NAME` does; an unknown name gets ifconfig's
     /// `NAME: error fetching interface information: Device not found`, exit 1.
     pub only: Option<Vec<u8>>,
+    /// `--json`: `interface` records with this listing's stamp instead of the table.
+    pub json: Option<crate::render::json::Stamp>,
 }
 
 /// Where the per-interface facts come from (the counters always come from
@@ -206,10 +212,10 @@ pub fn print_table(
         },
         Source::Files => None,
     };
-    if view.title {
+    if view.title && view.json.is_none() {
         out.write_all(render::TITLE.as_bytes())?;
     }
-    if !view.long {
+    if !view.long && view.json.is_none() {
         out.write_all(render::SHORT_HEADER.as_bytes())?;
     }
 
@@ -304,7 +310,9 @@ pub fn print_table(
         if i.flags & IFF_UP == 0 && !view.all && only.is_none() {
             continue;
         }
-        if view.long {
+        if let Some(stamp) = &view.json {
+            crate::render::json::iface::write_interface(out, stamp, &i)?;
+        } else if view.long {
             let v6 = inet6.get(name).map_or(&[][..], Vec::as_slice);
             render::write_long(out, &i, v6)?;
         } else {
@@ -495,6 +503,7 @@ mod tests {
             long: false,
             all,
             only: None,
+            json: None,
         }
     }
 
@@ -551,6 +560,7 @@ mod tests {
             long: true,
             all: false,
             only: None,
+            json: None,
         });
         assert_eq!((err.as_str(), rc), ("", 0));
         assert_eq!(

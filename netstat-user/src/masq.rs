@@ -54,6 +54,11 @@ pub fn run_once(
             }
         }
     };
+    if o.json {
+        let stamp = crate::render::json::Stamp::listing(&env.root.join("proc"));
+        crate::render::json::masq::write_entries(out, &stamp, &entries, o.extend > 0)?;
+        return Ok(0);
+    }
     let layout = Layout {
         numeric_hosts: o.numeric_hosts,
         numeric_ports: o.numeric_ports,

@@ -24,10 +24,11 @@ use crate::{
     app::RunEnv,
     cli::{Options, RouteFamily},
     names::Resolver,
+    render::json::{self, Stamp},
 };
 
-mod inet;
-mod inet6;
+pub mod inet;
+pub mod inet6;
 mod legacy;
 mod scan;
 
@@ -48,6 +49,8 @@ pub struct RouteView {
     pub fib: bool,
     /// Print the cache: `-C`.
     pub cache: bool,
+    /// `--json`: `route` records with this listing's stamp instead of the tables.
+    pub json: Option<Stamp>,
 }
 
 impl RouteView {
@@ -64,6 +67,7 @@ impl RouteView {
             numeric: o.numeric_hosts || o.symbolic,
             fib: o.fib || !o.cache,
             cache: o.cache,
+            json: None,
         }
     }
 }
@@ -106,7 +110,10 @@ pub fn run_once(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<i32> {
-    let view = RouteView::from_options(o);
+    let mut view = RouteView::from_options(o);
+    if o.json {
+        view.json = Some(Stamp::listing(&env.root.join("proc")));
+    }
     let proc_net = env.root.join("proc/net");
     print_families(&o.route, &view, &proc_net, names, out, err)
 }
@@ -131,6 +138,13 @@ pub fn print_families(
         let rc = match family {
             RouteFamily::Inet => rprint_inet(view, proc_net, names, out, err)?,
             RouteFamily::Inet6 => rprint_inet6(view, proc_net, names, out, err)?,
+            // --json has no record for these tables: their text goes to stderr.
+            _ if view.json.is_some() => {
+                let mut text = Vec::new();
+                let rc = legacy::rprint(family, proc_net, &mut text, err)?;
+                err.write_all(&text)?;
+                rc
+            }
             _ => legacy::rprint(family, proc_net, out, err)?,
         };
         if rc != 0 {
@@ -212,6 +226,21 @@ fn perror(out: &mut dyn Write, err: &mut dyn Write, path: &Path, e: &io::Error) 
     writeln!(err, "{}: {}", path.display(), strerror(e))
 }
 
+/// A message net-tools prints on stdout; with `--json` stdout has records only, so it goes
+/// to stderr.
+fn message(
+    view: &RouteView,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    text: &[u8],
+) -> io::Result<()> {
+    if view.json.is_some() {
+        err.write_all(text)
+    } else {
+        out.write_all(text)
+    }
+}
+
 /// `INET_rprint()`: the FIB, then the cache; the first failure ends it.
 fn rprint_inet(
     view: &RouteView,
@@ -244,11 +273,18 @@ fn rprint_fib(
         Ok(text) => text,
         Err(e) => {
             perror(out, err, path, &e)?;
-            out.write_all(b"INET (IPv4) not configured in this system.\n")?;
+            message(
+                view,
+                out,
+                err,
+                b"INET (IPv4) not configured in this system.\n",
+            )?;
             return Ok(1);
         }
     };
-    inet::write_fib_header(out, view.ext)?;
+    if view.json.is_none() {
+        inet::write_fib_header(out, view.ext)?;
+    }
     let (header, mut lines) = inet::header_and_lines(&text);
     let Some(header) = header else {
         // proc_gen_fmt() found no header line: rprint_fib() gives up silently.
@@ -269,7 +305,11 @@ fn rprint_fib(
     let mut line = Vec::with_capacity(FLUSH_AT + 512);
     while let Some(text) = lines.next_piece(inet::LINE_SIZE) {
         if let Some(row) = parser.row(text) {
-            inet::write_fib_row(&mut line, &row, view, names)?;
+            if let Some(stamp) = &view.json {
+                json::route::write_fib(&mut line, stamp, &row)?;
+            } else {
+                inet::write_fib_row(&mut line, &row, view, names)?;
+            }
             if line.len() >= FLUSH_AT {
                 out.write_all(&line)?;
                 line.clear();
@@ -292,12 +332,19 @@ fn rprint_cache(
         Ok(text) => text,
         Err(e) => {
             perror(out, err, path, &e)?;
-            out.write_all(b"INET (IPv4) not configured in this system.\n")?;
+            message(
+                view,
+                out,
+                err,
+                b"INET (IPv4) not configured in this system.\n",
+            )?;
             return Ok(1);
         }
     };
     let (header, mut lines) = inet::header_and_lines(&text);
-    out.write_all(b"Kernel IP routing cache\n")?;
+    if view.json.is_none() {
+        out.write_all(b"Kernel IP routing cache\n")?;
+    }
     let Some(header) = header else {
         // proc_guess_fmt() read nothing: perror() and exit(-1). errno is left over from
         // glibc's start-up then: captured, ENOENT whatever the options and locale.
@@ -308,13 +355,15 @@ fn rprint_cache(
     let guess = scan::proc_guess_fmt(header, &inet::CACHE_KEYS);
     let format = inet::CacheFormat::from_guess(guess);
     if format.is_none() {
-        writeln!(
-            out,
-            "ERROR: proc_guess_fmt({},... returned: {guess}",
+        let text = format!(
+            "ERROR: proc_guess_fmt({},... returned: {guess}\n",
             path.display()
-        )?;
+        );
+        message(view, out, err, text.as_bytes())?;
     }
-    inet::write_cache_header(out, view.ext, format)?;
+    if view.json.is_none() {
+        inet::write_cache_header(out, view.ext, format)?;
+    }
     let Some(format) = format else {
         // net-tools goes on to print rows from uninitialised buffers; nothing sensible
         // can be copied from that.
@@ -338,7 +387,11 @@ fn rprint_cache(
     let mut line = Vec::with_capacity(FLUSH_AT + 512);
     while let Some(text) = lines.next_piece(inet::LINE_SIZE) {
         if let Some(row) = parser.row(text) {
-            inet::write_cache_row(&mut line, &row, format, view, names)?;
+            if let Some(stamp) = &view.json {
+                json::route::write_cache(&mut line, stamp, &row, format)?;
+            } else {
+                inet::write_cache_row(&mut line, &row, format, view, names)?;
+            }
             if line.len() >= FLUSH_AT {
                 out.write_all(&line)?;
                 line.clear();
@@ -367,6 +420,15 @@ fn rprint_inet6(
     if view.cache {
         let ndisc: PathBuf = proc_net.join("ndisc");
         return match read_proc(&ndisc) {
+            // --json: no record for Linux 2.2's neighbour cache.
+            Ok(_) if view.json.is_some() => {
+                writeln!(
+                    err,
+                    "netstat: --json: {} is not listed (Linux 2.2's neighbour cache)",
+                    ndisc.display()
+                )?;
+                Ok(0)
+            }
             Ok(text) => rprint_ndisc(view, &text, names, out),
             Err(_) => rprint_fib6(view, &table, true, names, out, err),
         };
@@ -388,18 +450,29 @@ fn rprint_fib6(
         Ok(text) => text,
         Err(e) => {
             perror(out, err, path, &e)?;
-            out.write_all(b"INET6 (IPv6) not configured in this system.\n")?;
+            message(
+                view,
+                out,
+                err,
+                b"INET6 (IPv6) not configured in this system.\n",
+            )?;
             return Ok(1);
         }
     };
-    inet6::write_fib6_header(out, cache)?;
+    if view.json.is_none() {
+        inet6::write_fib6_header(out, cache)?;
+    }
     let mut parser = inet6::Fib6Parser::default();
     let mut lines = Fgets::new(&text);
     let mut line = Vec::with_capacity(FLUSH_AT + 512);
     while let Some(text) = lines.next_piece(inet6::LINE_SIZE) {
         let row = parser.row(text);
         if inet6::fib6_shown(&row, cache) {
-            inet6::write_fib6_row(&mut line, &row, view, names)?;
+            if let Some(stamp) = &view.json {
+                json::route::write_fib6(&mut line, stamp, &row)?;
+            } else {
+                inet6::write_fib6_row(&mut line, &row, view, names)?;
+            }
             if line.len() >= FLUSH_AT {
                 out.write_all(&line)?;
                 line.clear();
@@ -461,6 +534,7 @@ pub(crate) mod tests {
             numeric,
             fib: true,
             cache: false,
+            json: None,
         }
     }
 

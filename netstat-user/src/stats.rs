@@ -36,9 +36,14 @@ use std::{
 };
 
 use crate::perror::strerror;
-use crate::{app::RunEnv, cli::Options};
+use crate::{
+    app::RunEnv,
+    cli::Options,
+    render::json::{self, Stamp},
+};
+use parse::Block;
 use render::{Printer, Selection};
-use table::{SNMP_SECTIONS, SNMP6_SECTIONS};
+use table::{SNMP_SECTIONS, SNMP6_SECTIONS, Section};
 
 /// A file's bytes, and the error that stopped the reading early, if any (net-tools
 /// prints what it read, then `perror(path)` when `ferror()` is set).
@@ -69,6 +74,8 @@ pub fn read_counters(path: &Path) -> io::Result<Contents> {
 struct Sink<'a> {
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
+    /// `--json`: `statistic` records of the selected sections instead of sentences.
+    json: Option<(Stamp, Selection)>,
 }
 
 impl Sink<'_> {
@@ -81,6 +88,21 @@ impl Sink<'_> {
     fn message(&mut self, line: &str) -> io::Result<()> {
         self.out.flush()?;
         writeln!(self.err, "{line}")
+    }
+
+    /// One section: sentences, or with `--json` records.
+    fn block(
+        &mut self,
+        printer: &mut Printer,
+        sections: &'static [Section],
+        block: &Block,
+    ) -> io::Result<()> {
+        match &self.json {
+            Some((stamp, selection)) => {
+                json::stats::write_block(self.out, stamp, sections, block, selection)
+            }
+            None => printer.block(sections, block, self.out),
+        }
     }
 }
 
@@ -101,14 +123,23 @@ pub fn run_once(
     };
     let net = env.root.join("proc/net");
     let mut printer = Printer::new(selection);
-    let mut sink = Sink { out, err };
+    let json = o
+        .json
+        .then(|| (Stamp::listing(&env.root.join("proc")), selection));
+    let mut sink = Sink { out, err, json };
     if o.inet {
         snmp(&net, &mut printer, &mut sink)?;
     } else if o.inet6 {
         snmp6(&net, &mut printer, &mut sink)?;
     } else {
+        // With --json, stdout has records only.
+        let text = if sink.json.is_some() {
+            &mut *sink.err
+        } else {
+            &mut *sink.out
+        };
         writeln!(
-            sink.out,
+            text,
             "netstat: No statistics support for specified address family: {}",
             o.afname
         )?;
@@ -123,14 +154,14 @@ fn pair_file(
     bytes: &[u8],
     only: Option<&[u8]>,
     printer: &mut Printer,
-    out: &mut dyn Write,
+    sink: &mut Sink<'_>,
 ) -> io::Result<bool> {
     let parsed = parse::parse_pairs(bytes);
     for block in &parsed.blocks {
         if only.is_some_and(|prefix| !block.title.starts_with(prefix)) {
             continue;
         }
-        printer.block(SNMP_SECTIONS, block, out)?;
+        sink.block(printer, SNMP_SECTIONS, block)?;
     }
     Ok(parsed.malformed)
 }
@@ -141,7 +172,7 @@ fn snmp(net: &Path, printer: &mut Printer, sink: &mut Sink<'_>) -> io::Result<()
         Ok(c) => c,
         Err(e) => return sink.perror("cannot open /proc/net/snmp", &e),
     };
-    if pair_file(&snmp.bytes, None, printer, sink.out)? {
+    if pair_file(&snmp.bytes, None, printer, sink)? {
         sink.message("Problem while parsing /proc/net/snmp")?;
     }
     if let Some(e) = &snmp.read_error {
@@ -149,7 +180,7 @@ fn snmp(net: &Path, printer: &mut Printer, sink: &mut Sink<'_>) -> io::Result<()
     }
 
     if let Ok(netstat) = read_counters(&net.join("netstat")) {
-        if pair_file(&netstat.bytes, None, printer, sink.out)? {
+        if pair_file(&netstat.bytes, None, printer, sink)? {
             sink.message("Problem while parsing /proc/net/netstat")?;
         }
         if let Some(e) = &netstat.read_error {
@@ -158,10 +189,18 @@ fn snmp(net: &Path, printer: &mut Printer, sink: &mut Sink<'_>) -> io::Result<()
     }
 
     if let Ok(sctp) = read_counters(&net.join("sctp/snmp")) {
-        let current = printer.begin(SNMP_SECTIONS, b"Sctp", sink.out)?;
-        if current.shown() {
-            for (key, value) in parse::parse_name_values(&sctp.bytes) {
-                printer.value(&current, &key, value, sink.out)?;
+        if sink.json.is_some() {
+            let block = Block {
+                title: b"Sctp".to_vec(),
+                pairs: parse::parse_name_values(&sctp.bytes),
+            };
+            sink.block(printer, SNMP_SECTIONS, &block)?;
+        } else {
+            let current = printer.begin(SNMP_SECTIONS, b"Sctp", sink.out)?;
+            if current.shown() {
+                for (key, value) in parse::parse_name_values(&sctp.bytes) {
+                    printer.value(&current, &key, value, sink.out)?;
+                }
             }
         }
         if let Some(e) = &sctp.read_error {
@@ -179,7 +218,7 @@ fn snmp6(net: &Path, printer: &mut Printer, sink: &mut Sink<'_>) -> io::Result<(
         Err(e) => return sink.perror("cannot open /proc/net/snmp6", &e),
     };
     for block in parse::parse_snmp6(&snmp6.bytes) {
-        printer.block(SNMP6_SECTIONS, &block, sink.out)?;
+        sink.block(printer, SNMP6_SECTIONS, &block)?;
     }
     if let Some(e) = &snmp6.read_error {
         sink.perror("/proc/net/snmp6", e)?;
@@ -189,7 +228,7 @@ fn snmp6(net: &Path, printer: &mut Printer, sink: &mut Sink<'_>) -> io::Result<(
         Ok(c) => c,
         Err(e) => return sink.perror("cannot open /proc/net/snmp", &e),
     };
-    pair_file(&snmp.bytes, Some(b"Tcp"), printer, sink.out)?;
+    pair_file(&snmp.bytes, Some(b"Tcp"), printer, sink)?;
     if let Some(e) = &snmp.read_error {
         sink.perror("/proc/net/snmp", e)?;
     }

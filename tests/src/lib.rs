@@ -13,6 +13,7 @@
 //! Pointing it at `/usr/bin/netstat` checks the harness itself: every comparison must pass.
 
 pub mod agent;
+pub mod json;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;

@@ -113,13 +113,17 @@ pub fn write_short(out: &mut dyn Write, i: &Fetched<'_>) -> io::Result<()> {
     if i.flags == 0 {
         out.write_all(b"[NO FLAGS]")?;
     }
-    let letters: Vec<u8> = SHORT_FLAGS
-        .iter()
-        .filter(|(bit, _)| i.flags & bit != 0)
-        .map(|&(_, c)| c)
-        .collect();
-    out.write_all(&letters)?;
+    out.write_all(short_flags(i.flags).as_bytes())?;
     out.write_all(b"\n")
+}
+
+/// The `Flg` letters of the short table (`BMRU`...; empty for no flag).
+pub fn short_flags(flags: i16) -> String {
+    SHORT_FLAGS
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|&(_, c)| char::from(c))
+        .collect()
 }
 
 /// `flags=N<UP,...>` as `ife_print_long()` builds it (an empty list loses its `<`).

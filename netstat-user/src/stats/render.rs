@@ -21,7 +21,7 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn shows(&self, flag: Flag) -> bool {
+    pub fn shows(&self, flag: Flag) -> bool {
         match flag {
             Flag::Raw => self.raw,
             Flag::Tcp => self.tcp,

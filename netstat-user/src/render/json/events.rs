@@ -132,3 +132,140 @@ pub struct LostRecord {
 impl LostRecord {
     pub const TYPE: &'static str = "lost";
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::super::{tests::lines, write_record};
+    use super::*;
+
+    /// One record of each live type, as docs/json.md shows them.
+    pub fn samples() -> (
+        TransitionRecord,
+        ConnectionRecord,
+        ConnectionRecord,
+        LostRecord,
+    ) {
+        let transition = TransitionRecord {
+            kind: TransitionRecord::TYPE,
+            ts_ns: 1_754_000_000_789_062_000,
+            netns: 4026532177,
+            pid: Some(4625),
+            comm: Some("python3".into()),
+            uid: Some(0),
+            proto: "tcp",
+            local_addr: "127.0.0.1".into(),
+            local_port: 53254,
+            remote_addr: "127.0.0.1".into(),
+            remote_port: 8080,
+            old_state: "SYN_SENT",
+            new_state: "ESTABLISHED",
+            duration_ms: Some(0.091),
+            cookie: 8193,
+        };
+        let connection = ConnectionRecord {
+            kind: ConnectionRecord::CONNECTION,
+            ts_ns: 1_754_000_000_900_000_000,
+            start_ns: Some(1_754_000_000_789_000_000),
+            end_ns: Some(1_754_000_000_900_000_000),
+            duration_ms: Some(111.0),
+            netns: 4026532177,
+            pid: Some(4625),
+            comm: Some("python3".into()),
+            uid: Some(0),
+            proto: "tcp6",
+            local_addr: "::1".into(),
+            local_port: 53256,
+            remote_addr: "::1".into(),
+            remote_port: 8080,
+            tx_bytes: 120,
+            rx_bytes: 4096,
+            tx_packets: Some(4),
+            rx_packets: Some(5),
+            opened: Some(Opened::Active),
+            end: Some(End::Close),
+            incomplete: false,
+            cookie: 8194,
+        };
+        let flow = ConnectionRecord {
+            kind: ConnectionRecord::FLOW,
+            proto: "udp",
+            local_addr: "10.0.0.1".into(),
+            remote_addr: "10.0.0.2".into(),
+            remote_port: 53,
+            opened: None,
+            end: Some(End::Idle),
+            start_ns: None,
+            duration_ms: None,
+            pid: None,
+            comm: None,
+            uid: None,
+            incomplete: true,
+            ..connection.clone()
+        };
+        let lost = LostRecord {
+            kind: LostRecord::TYPE,
+            ts_ns: 1_754_000_001_000_000_000,
+            lost: 12,
+            reason: LostReason::RingFull,
+        };
+        (transition, connection, flow, lost)
+    }
+
+    /// The example lines of docs/json.md.
+    const DOC_LINES: [&str; 4] = [
+        r#"{"type":"transition","ts_ns":1754000000789062000,"netns":4026532177,"pid":4625,"comm":"python3","uid":0,"proto":"tcp","local_addr":"127.0.0.1","local_port":53254,"remote_addr":"127.0.0.1","remote_port":8080,"old_state":"SYN_SENT","new_state":"ESTABLISHED","duration_ms":0.091,"cookie":8193}"#,
+        r#"{"type":"connection","ts_ns":1754000000900000000,"start_ns":1754000000789000000,"end_ns":1754000000900000000,"duration_ms":111.0,"netns":4026532177,"pid":4625,"comm":"python3","uid":0,"proto":"tcp6","local_addr":"::1","local_port":53256,"remote_addr":"::1","remote_port":8080,"tx_bytes":120,"rx_bytes":4096,"tx_packets":4,"rx_packets":5,"opened":"active","end":"close","incomplete":false,"cookie":8194}"#,
+        r#"{"type":"flow","ts_ns":1754000000900000000,"start_ns":null,"end_ns":1754000000900000000,"duration_ms":null,"netns":4026532177,"pid":null,"comm":null,"uid":null,"proto":"udp","local_addr":"10.0.0.1","local_port":53256,"remote_addr":"10.0.0.2","remote_port":53,"tx_bytes":120,"rx_bytes":4096,"tx_packets":4,"rx_packets":5,"opened":null,"end":"idle","incomplete":true,"cookie":8194}"#,
+        r#"{"type":"lost","ts_ns":1754000001000000000,"lost":12,"reason":"ring_full"}"#,
+    ];
+
+    #[test]
+    fn documented_examples_are_what_the_types_print() {
+        let (transition, connection, flow, lost) = samples();
+        let mut out = Vec::new();
+        write_record(&mut out, &transition).expect("vec");
+        write_record(&mut out, &connection).expect("vec");
+        write_record(&mut out, &flow).expect("vec");
+        write_record(&mut out, &lost).expect("vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(text.lines().collect::<Vec<_>>(), DOC_LINES);
+        let doc = include_str!("../../../../docs/json.md");
+        for line in DOC_LINES {
+            assert!(doc.contains(line), "docs/json.md lacks {line}");
+        }
+    }
+
+    #[test]
+    fn live_records_serialise_in_the_documented_shape() {
+        let (transition, connection, flow, lost) = samples();
+        let mut out = Vec::new();
+        write_record(&mut out, &transition).expect("vec");
+        write_record(&mut out, &connection).expect("vec");
+        write_record(&mut out, &flow).expect("vec");
+        write_record(&mut out, &lost).expect("vec");
+        let v = lines(&out);
+        assert_eq!(
+            v[0],
+            json!({
+                "type": "transition", "ts_ns": 1_754_000_000_789_062_000u64,
+                "netns": 4026532177u64, "pid": 4625, "comm": "python3", "uid": 0,
+                "proto": "tcp", "local_addr": "127.0.0.1", "local_port": 53254,
+                "remote_addr": "127.0.0.1", "remote_port": 8080, "old_state": "SYN_SENT",
+                "new_state": "ESTABLISHED", "duration_ms": 0.091, "cookie": 8193
+            })
+        );
+        assert_eq!(
+            (v[1]["opened"].as_str(), v[1]["end"].as_str()),
+            (Some("active"), Some("close"))
+        );
+        assert_eq!(v[2]["type"], "flow");
+        assert!(v[2]["opened"].is_null() && v[2]["start_ns"].is_null() && v[2]["pid"].is_null());
+        assert_eq!(v[2]["end"], "idle");
+        assert_eq!(
+            v[3],
+            json!({"type": "lost", "ts_ns": 1_754_000_001_000_000_000u64, "lost": 12, "reason": "ring_full"})
+        );
+    }
+}
