@@ -332,6 +332,17 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
     }
 }
 
+/// Whether a change matters to a connection record: the opening (and the tuple the
+/// first change after it brings), listeners (whose owners name accepted children) and
+/// the end.
+#[inline(always)]
+fn shapes_a_record(old: u8, new: u8) -> bool {
+    const SYN_SENT: u8 = TcpState::SynSent as u8;
+    const LISTEN: u8 = TcpState::Listen as u8;
+    const CLOSE: u8 = TcpState::Close as u8;
+    matches!(new, SYN_SENT | LISTEN | CLOSE) || matches!(old, SYN_SENT | LISTEN)
+}
+
 fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     // The tracepoint also fires for SCTP and MPTCP; this stream is TCP's.
     // SAFETY: offsets from the checked record layout (below too): the user side checked
@@ -351,6 +362,12 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
             field::<u16>(ctx, tp::DPORT),
         )
     };
+    let states = events::wanted(emit::STATES);
+    if !states && events::wanted(emit::CONNECTIONS) && !shapes_a_record(old, new) {
+        // `--audit` alone: the connection record needs only the opening, the tuple,
+        // listeners and the end; the changes in between cost nothing then.
+        return Ok(());
+    }
     let mut saddr = [0u8; 16];
     let mut daddr = [0u8; 16];
     // SAFETY: as above.
@@ -365,7 +382,6 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let netns = kernel::sock_netns(skaddr);
     let cookie = kernel::sock_cookie(skaddr);
-    let states = events::wanted(emit::STATES);
     let mut snap = None;
     let mut listener: Option<*const netstat_common::Owner> = None;
     if cookie == 0 {

@@ -162,6 +162,8 @@ struct Totals {
     unrecovered: u64,
     flows_full: u64,
     undecodable: u64,
+    /// State changes the kernel did not run the program for.
+    missed: u64,
 }
 
 struct Out<'a> {
@@ -228,6 +230,10 @@ impl Out<'_> {
             LostReason::ReadFailed => "the kernel could not read them",
             LostReason::Undecodable => "they could not be decoded",
             LostReason::MapFull => "the flow map was full",
+            LostReason::Missed => {
+                "the kernel skipped the state program (another eBPF tracing program was \
+                 running on that CPU)"
+            }
         };
         writeln!(
             self.out,
@@ -376,7 +382,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
             err,
             "netstat: --watch stopped: {} transitions printed, {} lost",
             totals.transitions,
-            totals.ring_full + totals.undecodable
+            totals.ring_full + totals.undecodable + totals.missed
         )?;
     }
     if plan.audit_tcp || plan.audit_udp {
@@ -389,7 +395,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
              after a full ring), {} lost",
             totals.records,
             totals.recovered,
-            unrecovered + totals.flows_full + totals.undecodable
+            unrecovered + totals.flows_full + totals.undecodable + totals.missed
         )?;
     }
     Ok(0)
@@ -446,6 +452,11 @@ fn run_loop(
         if lost.ring_full > totals.ring_full {
             w.lost(now, lost.ring_full - totals.ring_full, LostReason::RingFull)?;
             totals.ring_full = lost.ring_full;
+        }
+        let missed = probe.state_misses();
+        if missed > totals.missed {
+            w.lost(now, missed - totals.missed, LostReason::Missed)?;
+            totals.missed = missed;
         }
         if lost.conn_ring_full > totals.conn_ring_full {
             // Not lost for good: the records wait in the owner map (report_unsent).

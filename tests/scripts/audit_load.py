@@ -29,6 +29,8 @@ Roles:
   burst    loopback client and server in one process. `listen HOST PORT COOKIE`, `ready`;
            each stdin line `go N` makes N connections (as client + server above) and prints
            `conn CLIENT_COOKIE CLIENT_PORT CTX CRX SERVER_COOKIE STX SRX` each, then `done N`.
+  churn    --count N: N loopback connections (connect, accept, close both), as fast as it
+           can: 2N closed sockets; `done N`, then waits for stdin EOF.
   ends     loopback connections that end badly; prints `refused`, `unread-rst` and
            `linger0` lines (see role_ends), `done`, and waits for stdin EOF.
   udp-echo --bind HOST --count N
@@ -262,6 +264,18 @@ def role_burst(args):
         out("done", n)
 
 
+def role_churn(args):
+    lst = listen(socket.AF_INET, ("127.0.0.1", 0))
+    addr = lst.getsockname()
+    for _ in range(args.count):
+        cli = socket.create_connection(addr, timeout=IO_TIMEOUT)
+        srv, _ = lst.accept()
+        cli.close()
+        srv.close()
+    out("done", args.count)
+    wait_stdin_eof()
+
+
 def role_ends(_args):
     lo = ("127.0.0.1", 0)
     # 1. Refused: a port that is bound but not listening answers a SYN with a reset.
@@ -411,8 +425,8 @@ def role_udp_send(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("role", choices=["server", "client", "driver", "burst", "ends",
-                                         "udp-echo", "udp-send"])
+    parser.add_argument("role", choices=["server", "client", "driver", "burst", "churn",
+                                         "ends", "udp-echo", "udp-send"])
     parser.add_argument("--lifetime", type=int, default=600)
     parser.add_argument("--listen")
     parser.add_argument("--connect")
@@ -432,6 +446,7 @@ def main():
         "client": role_client,
         "driver": role_driver,
         "burst": role_burst,
+        "churn": role_churn,
         "ends": role_ends,
         "udp-echo": role_udp_echo,
         "udp-send": role_udp_send,

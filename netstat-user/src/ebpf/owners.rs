@@ -43,6 +43,8 @@ pub struct OwnerProbe {
     pub attached: Vec<String>,
     /// Offsets BTF did not give (the programs do without them).
     pub offsets_missing: Vec<String>,
+    /// The state-change program's descriptor, for its skip counter.
+    state_prog_fd: i32,
 }
 
 /// Counters the programs keep (see netstat-common's `STAT_*`).
@@ -95,6 +97,7 @@ impl OwnerProbe {
         // look-up when a listing asks. The live modes take the owner from the record as
         // it is, and every close() on the system would pay for the hook.
         let close_hook = events.is_none();
+        let mut state_prog_fd = -1;
         for (name, category, event) in [
             (PROG_INET_SOCK_SET_STATE, "sock", "inet_sock_set_state"),
             (progs::ACCEPT_EXIT, "syscalls", "sys_exit_accept"),
@@ -109,6 +112,9 @@ impl OwnerProbe {
             let p: &mut TracePoint = program(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(category, event).map_err(prog_err(name))?;
+            if name == PROG_INET_SOCK_SET_STATE {
+                state_prog_fd = p.fd().map_err(prog_err(name))?.as_fd().as_raw_fd();
+            }
             attached.push(format!("tracepoint {category}:{event}"));
         }
         // aya attaches through bpf_link where the kernel has it (5.7+), and cgroup links
@@ -174,7 +180,16 @@ impl OwnerProbe {
             _ebpf: ebpf,
             attached,
             offsets_missing,
+            state_prog_fd,
         })
+    }
+
+    /// How many times the kernel skipped the state-change program: a tracepoint program
+    /// does not run while another tracing program runs on the same CPU (a softirq
+    /// interrupting one of our process-context programs), and the change goes unseen.
+    /// The kernel counts it (`bpf_prog_info.recursion_misses`, 5.12+); 0 if unknown.
+    pub fn state_misses(&self) -> u64 {
+        prog_recursion_misses(self.state_prog_fd).unwrap_or(0)
     }
 
     /// Every record, read with `BPF_MAP_LOOKUP_BATCH` (a few syscalls for 100k records,
@@ -351,6 +366,38 @@ fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LoadE
 
 fn map_err(name: &'static str) -> impl Fn(aya::maps::MapError) -> LoadError {
     move |source| LoadError::Map { name, source }
+}
+
+/// `bpf_prog_info.recursion_misses` of a loaded program (`BPF_OBJ_GET_INFO_BY_FD`).
+fn prog_recursion_misses(fd: i32) -> Option<u64> {
+    if fd < 0 {
+        return None;
+    }
+    /// Offset of `recursion_misses` in `struct bpf_prog_info` (uapi, append-only).
+    const RECURSION_MISSES: usize = 208;
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    let mut info = [0u64; 32];
+    let mut attr = InfoAttr {
+        bpf_fd: fd as u32,
+        info_len: std::mem::size_of_val(&info) as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    // SAFETY: attr points at a zeroed buffer of info_len bytes that outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_OBJ_GET_INFO_BY_FD,
+            &mut attr as *mut InfoAttr,
+            std::mem::size_of::<InfoAttr>() as u32,
+        )
+    };
+    (rc == 0 && attr.info_len as usize > RECURSION_MISSES).then(|| info[RECURSION_MISSES / 8])
 }
 
 /// The cgroup v2 mount point from `/proc/mounts` text (`/sys/fs/cgroup` on unified

@@ -116,6 +116,9 @@ pub enum LostReason {
     Undecodable,
     /// A kernel map was full.
     MapFull,
+    /// The kernel skipped the state-change program (another tracing program was
+    /// running on that CPU): the changes it would have seen are unknown.
+    Missed,
 }
 
 /// Events lost since the previous `lost` record.
