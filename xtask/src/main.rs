@@ -1,6 +1,7 @@
 //! Developer tasks for this workspace, run as `cargo xtask <task>` (alias in .cargo/config.toml).
 //! xtask only orchestrates: the eBPF object is built by netstat-user's build.rs (aya-build).
 mod bench;
+mod bench_churn;
 mod bench_iface;
 mod bench_routes;
 mod cmd;
@@ -60,6 +61,12 @@ enum Task {
         /// Which comparisons to run (default: all)
         #[arg(long, value_enum)]
         only: Option<Suite>,
+        /// Connections per load run of the churn suite (each arm, round and load)
+        #[arg(long, default_value_t = 20_000)]
+        churn_connections: usize,
+        /// Which load(s) the churn suite runs under every arm
+        #[arg(long, value_enum, default_value_t = bench_churn::Loads::Churn)]
+        churn_load: bench_churn::Loads,
     },
 }
 
@@ -72,6 +79,8 @@ enum Suite {
     Routes,
     /// -i with many interfaces against net-tools
     Interfaces,
+    /// A connection-churn load alone and under --watch, --audit, tcpstates and tcplife
+    Churn,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +119,8 @@ fn run_task(task: Task) -> Result<ExitCode> {
             connections,
             runs,
             only,
+            churn_connections,
+            churn_load,
         } => {
             let bin = build(&root)?;
             if !is_root()? {
@@ -122,6 +133,14 @@ fn run_task(task: Task) -> Result<ExitCode> {
             }
             if wants(Suite::Interfaces) {
                 bench_iface::bench(&bin, runs)?;
+            }
+            if wants(Suite::Churn) {
+                let args = bench_churn::Args {
+                    connections: churn_connections.max(1),
+                    rounds: runs,
+                    loads: churn_load,
+                };
+                bench_churn::bench(&root, &bin, &args)?;
             }
             if !wants(Suite::Sockets) {
                 return Ok(ExitCode::SUCCESS);
