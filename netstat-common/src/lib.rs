@@ -15,8 +15,8 @@ pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_LOST: &str = "LOST";
 /// [`MAP_EVENTS`] had no room for the event.
 pub const LOST_RING_FULL: u32 = 0;
-/// A connection record ([`ConnEvent`]) found the ring full: the record is marked in the
-/// owner map ([`flags::CONN_UNSENT`]) and the user side reports it from there.
+/// A connection record ([`ConnEvent`]) found the ring full: its socket's record is
+/// parked in [`MAP_UNSENT`] and the user side reports it from there.
 pub const LOST_CONN_RING_FULL: u32 = 1;
 /// Number of slots in [`MAP_LOST`].
 pub const LOST_SLOTS: u32 = 2;
@@ -416,6 +416,12 @@ pub const OWNERS_MAX: u32 = 262_144;
 pub const MAP_CLOSED: &str = "CLOSED";
 /// Capacity of [`MAP_CLOSED`].
 pub const CLOSED_MAX: u32 = 16_384;
+/// Hash map [`SockKey`] → [`SockRecord`]: the records of connections whose
+/// [`ConnEvent`] found the ring full, parked until the user side reports and deletes
+/// them. Not an LRU: other sockets' churn cannot evict them; when it is full too, the
+/// record is lost (and counted: [`LOST_CONN_RING_FULL`] minus what the user side found).
+pub const MAP_UNSENT: &str = "UNSENT";
+pub const UNSENT_MAX: u32 = 65_536;
 /// Capacity of [`MAP_LISTENERS`].
 pub const LISTENERS_MAX: u32 = 16_384;
 
@@ -469,9 +475,6 @@ pub mod flags {
     pub const SEEDED: u64 = 8;
     /// The socket is gone (a record of [`super::MAP_CLOSED`]).
     pub const CLOSED: u64 = 16;
-    /// Its connection record ([`super::ConnEvent`]) found the ring full: the user side
-    /// reports it from this record instead, marked incomplete.
-    pub const CONN_UNSENT: u64 = 32;
 }
 
 /// Key of [`MAP_OWNERS`]: the socket cookie (`SO_COOKIE`, sock_diag's `idiag_cookie`,
@@ -544,7 +547,10 @@ pub struct SockRecord {
     pub state: u8,
     /// One of [`opened`]: who opened the connection.
     pub opened: u8,
-    pub _pad: [u8; 6],
+    /// In [`MAP_UNSENT`] only: `sk_err` when the connection ended (errnos fit a byte);
+    /// `state` there holds the state it left for CLOSE.
+    pub end_err: u8,
+    pub _pad: [u8; 5],
     /// [`flags`] bits; a `u64` so the programs can set them atomically (BPF has no
     /// 32-bit atomic or).
     pub flags: u64,

@@ -35,6 +35,10 @@ static OWNERS: HashMap<SockKey, SockRecord> =
 #[map(name = "CLOSED")]
 static CLOSED: LruHashMap<SockKey, SockRecord> = LruHashMap::with_max_entries(CLOSED_MAX, 0);
 
+#[map(name = "UNSENT")]
+static UNSENT: HashMap<SockKey, SockRecord> =
+    HashMap::with_max_entries(netstat_common::UNSENT_MAX, BPF_F_NO_PREALLOC);
+
 #[map(name = "LISTENERS")]
 static LISTENERS: HashMap<ListenKey, Owner> =
     HashMap::with_max_entries(LISTENERS_MAX, BPF_F_NO_PREALLOC);
@@ -342,32 +346,54 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
     if new != TcpState::Close as u8 {
         return Some(snap);
     }
+    // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up to
+    // 60 s. The agent drops the record when it expires.
+    let timewait = old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8;
+    if timewait {
+        set_flags(ptr, flags::TIMEWAIT);
+        snap.timewait = true;
+    }
     if old == TcpState::Listen as u8 {
         // SAFETY: a copy out of a live map value.
         if unsafe { LISTENERS.get(&lk) }.is_some_and(|o| o.tgid == rec.owner.tgid) {
             let _ = LISTENERS.remove(&lk);
         }
-    } else if events::wanted(emit::CONNECTIONS) && !conn_ended(k, sk, rec, old) {
-        set_flags(ptr, flags::CONN_UNSENT);
-    }
-    if old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8 {
-        // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up
-        // to 60 s. The agent drops the record when it expires.
-        set_flags(ptr, flags::TIMEWAIT);
-        snap.timewait = true;
-        if !events::wanted(emit::FORGET_TIMEWAIT) {
-            return Some(snap);
+    } else if events::wanted(emit::CONNECTIONS) {
+        let sk_err = kernel::sock_err(sk);
+        if !conn_ended(k, sk, rec, old, sk_err) {
+            park(k, rec, old, sk_err);
         }
+    }
+    if timewait && !events::wanted(emit::FORGET_TIMEWAIT) {
+        return Some(snap);
     }
     forget(k, rec);
     Some(snap)
+}
+
+/// Parks the record of a connection whose [`ConnEvent`] found the ring full, with the
+/// state it left and its error, for the user side to report. When the parking map is
+/// full too, the record is lost: counted by the difference between the kernel's loss
+/// counter and what the user side finds.
+#[inline(always)]
+fn park(k: &SockKey, rec: &SockRecord, old: u8, sk_err: i32) {
+    if UNSENT.insert(k, rec, 0).is_err() {
+        return;
+    }
+    if let Some(p) = UNSENT.get_ptr_mut(k) {
+        // SAFETY: fields of a live map value.
+        unsafe {
+            (*p).state = old;
+            (*p).end_err = sk_err.clamp(0, 255) as u8;
+        }
+    }
 }
 
 /// Queues the connection record of a connection that just ended; false when the ring
 /// had no room (the caller marks the record so the user side reports it anyway).
 /// Filtered-out connections count as delivered.
 #[inline(always)]
-fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8) -> bool {
+fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8, sk_err: i32) -> bool {
     let subject = events::Subject {
         netns: k.netns,
         family: rec.family,
@@ -380,7 +406,6 @@ fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8) -> bool {
         return true;
     }
     let counts = kernel::tcp_counts(sk);
-    let sk_err = kernel::sock_err(sk);
     events::queue(netstat_common::LOST_CONN_RING_FULL, |ev: &mut ConnEvent| {
         ev.kind = event_kind::CONN;
         ev.netns = k.netns;

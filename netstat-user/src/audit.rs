@@ -140,9 +140,9 @@ pub fn connection(ev: &ConnEvent, clock: Clock) -> ConnectionRecord {
     }
 }
 
-/// The record of a connection whose [`ConnEvent`] found the ring full, from what the
-/// owner map kept: no segment counts and no end reason (unless it went to timewait),
-/// byte counts from sendmsg/recvmsg.
+/// The record of a connection whose [`ConnEvent`] found the ring full, from the record
+/// the kernel parked for it (with the state it left and its error): everything but the
+/// segment counts.
 pub fn recovered(key: &SockKey, rec: &SockRecord, clock: Clock) -> ConnectionRecord {
     let ev = ConnEvent {
         netns: key.netns,
@@ -156,6 +156,8 @@ pub fn recovered(key: &SockKey, rec: &SockRecord, clock: Clock) -> ConnectionRec
         sport: rec.sport,
         dport: rec.dport,
         opened: rec.opened,
+        oldstate: rec.state,
+        sk_err: i32::from(rec.end_err),
         flags: conn_flags::OWNER,
         saddr: rec.saddr,
         daddr: rec.daddr,
@@ -163,7 +165,6 @@ pub fn recovered(key: &SockKey, rec: &SockRecord, clock: Clock) -> ConnectionRec
         ..ConnEvent::default()
     };
     let mut r = connection(&ev, clock);
-    r.end = (rec.flags & flags::TIMEWAIT != 0).then_some(End::Close);
     r.incomplete = true;
     r
 }
@@ -329,7 +330,9 @@ mod tests {
             tx_bytes: 3,
             family: netstat_common::AF_INET6,
             opened: opened::PASSIVE,
-            flags: flags::CLOSED | flags::CONN_UNSENT,
+            state: TcpState::Established as u8,
+            end_err: ECONNRESET as u8,
+            flags: flags::CLOSED,
             ..SockRecord::default()
         };
         let key = SockKey {
@@ -340,7 +343,10 @@ mod tests {
         let r = recovered(&key, &rec, CLOCK);
         assert!(r.incomplete);
         assert_eq!(r.proto, "tcp6");
-        assert_eq!((r.end, r.tx_packets, r.pid), (None, None, Some(9)));
+        assert_eq!(
+            (r.end, r.tx_packets, r.pid),
+            (Some(End::Reset), None, Some(9))
+        );
         assert_eq!(r.opened, Some(Opened::Passive));
         assert_eq!(r.duration_ms, Some(0.00002));
     }

@@ -477,9 +477,8 @@ fn run_loop(
         }
         if unsent_pending && (stopping || last_flows.elapsed() >= FLOW_SCAN) {
             report_unsent(probe, w, totals)?;
-            // A record marked unsent reaches the closed-socket map within the same
-            // program run; one look later, whatever is still missing was evicted from
-            // that LRU before it could be read: lost for good.
+            // A record is parked within the same program run that counted it; one look
+            // later, whatever is still missing found the parking map full: lost for good.
             let due = if stopping {
                 totals.conn_ring_full
             } else {
@@ -536,30 +535,16 @@ fn timewait_end(
     Ok(())
 }
 
-/// Connections whose record found the ring full: reported from the owner map (the
-/// closed-socket LRU, or the live map for those now in timewait), marked incomplete.
+/// Connections whose record found the ring full: reported from the record the kernel
+/// parked for them, marked incomplete.
 fn report_unsent(probe: &mut OwnerProbe, w: &mut Out<'_>, totals: &mut Totals) -> io::Result<()> {
-    let mut found: Vec<(SockKey, netstat_common::SockRecord, bool)> = Vec::new();
-    for (k, r) in probe.dump_closed()? {
-        if r.flags & flags::CONN_UNSENT != 0 {
-            found.push((k, r, true));
-        }
-    }
-    for (k, r) in probe.dump()? {
-        if r.flags & flags::CONN_UNSENT != 0 {
-            found.push((k, r, false));
-        }
-    }
-    found.sort_by_key(|(_, r, _)| r.changed_ns);
-    for (k, r, closed) in found {
+    let mut found = probe.dump_unsent()?;
+    found.sort_by_key(|(_, r)| r.changed_ns);
+    for (k, r) in found {
         w.record(&audit::recovered(&k, &r, w.clock))?;
         totals.records += 1;
         totals.recovered += 1;
-        if closed {
-            probe.remove_closed(&k);
-        } else {
-            probe.clear_flags(&k, flags::CONN_UNSENT);
-        }
+        probe.remove_unsent(&k);
     }
     Ok(())
 }

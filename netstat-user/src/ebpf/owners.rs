@@ -19,7 +19,8 @@ use aya::{
 };
 use netstat_common::{
     FlowKey, FlowValue, ListenKey, MAP_CLOSED, MAP_FLOWS, MAP_LISTENERS, MAP_OWNERS, MAP_STATS,
-    OFFSET_UNKNOWN, Owner, PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord, emit, progs,
+    MAP_UNSENT, OFFSET_UNKNOWN, Owner, PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord,
+    emit, progs,
 };
 
 use super::{LoadError, check_tracefs, load_object, require_privilege, resolve_offsets};
@@ -36,6 +37,8 @@ pub struct OwnerProbe {
     listeners: HashMap<MapData, ListenKey, Owner>,
     /// UDP flows, when loaded for `--audit`.
     flows: Option<HashMap<MapData, FlowKey, FlowValue>>,
+    /// Connection records parked after a full ring (`--audit`).
+    unsent: HashMap<MapData, SockKey, SockRecord>,
     stats: PerCpuArray<MapData, u64>,
     // Holds the programs and their links: dropping it detaches everything.
     _ebpf: Ebpf,
@@ -157,6 +160,8 @@ impl OwnerProbe {
             HashMap::try_from(take_map(&mut ebpf, MAP_OWNERS)?).map_err(map_err(MAP_OWNERS))?;
         let closed =
             HashMap::try_from(take_map(&mut ebpf, MAP_CLOSED)?).map_err(map_err(MAP_CLOSED))?;
+        let unsent =
+            HashMap::try_from(take_map(&mut ebpf, MAP_UNSENT)?).map_err(map_err(MAP_UNSENT))?;
         let listeners = HashMap::try_from(take_map(&mut ebpf, MAP_LISTENERS)?)
             .map_err(map_err(MAP_LISTENERS))?;
         let stats =
@@ -174,6 +179,7 @@ impl OwnerProbe {
             events,
             owners,
             closed,
+            unsent,
             listeners,
             flows,
             stats,
@@ -259,13 +265,14 @@ impl OwnerProbe {
         Ok(Some(value))
     }
 
-    /// Clears flag bits of a live record (absent is fine).
-    pub fn clear_flags(&mut self, key: &SockKey, bits: u64) {
-        const BPF_EXIST: u64 = 2;
-        if let Ok(mut rec) = self.owners.get(key, 0) {
-            rec.flags &= !bits;
-            let _ = self.owners.insert(key, rec, BPF_EXIST);
-        }
+    /// The connection records parked after a full ring.
+    pub fn dump_unsent(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
+        lookup_batch(self.unsent.map().fd().as_fd().as_raw_fd(), MAP_UNSENT)
+    }
+
+    /// Forgets a parked record once reported.
+    pub fn remove_unsent(&mut self, key: &SockKey) {
+        let _ = self.unsent.remove(key);
     }
 
     /// The live record of a socket, if the programs still track it.
@@ -276,11 +283,6 @@ impl OwnerProbe {
     /// The last record of a socket that closed lately, if the LRU still has it.
     pub fn closed_record(&self, key: &SockKey) -> Option<SockRecord> {
         self.closed.get(key, 0).ok()
-    }
-
-    /// Removes a closed socket's record once reported.
-    pub fn remove_closed(&mut self, key: &SockKey) {
-        let _ = self.closed.remove(key);
     }
 
     /// The records of sockets that closed lately (an LRU of them).
