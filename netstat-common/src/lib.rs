@@ -439,8 +439,11 @@ pub const STAT_NO_COOKIE: u32 = 3;
 pub const STAT_PASSIVE: u32 = 4;
 /// [`MAP_FLOWS`] was full: a UDP flow went uncounted.
 pub const STAT_FLOWS_FULL: u32 = 5;
+/// A TCP connection ended that had a cookie but no record (the owner map was full, or
+/// the socket predates the programs and was not seeded): no connection record for it.
+pub const STAT_UNTRACKED_END: u32 = 6;
 /// Number of slots in [`MAP_STATS`].
-pub const STAT_SLOTS: u32 = 6;
+pub const STAT_SLOTS: u32 = 7;
 
 /// How the owner in a record was learnt.
 pub mod how {
@@ -652,6 +655,8 @@ pub mod syscall_tp {
     pub const LEN_FAMILY: usize = 16;
     pub const LEN_PROTOCOL: usize = 18;
     pub const LEN_RET: usize = 20;
+    /// `int flags` of the call (MSG_*).
+    pub const LEN_FLAGS: usize = 24;
 }
 
 #[cfg(feature = "user")]

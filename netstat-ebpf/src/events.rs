@@ -76,6 +76,19 @@ pub fn passes(s: &Subject<'_>) -> bool {
     (f.pid == 0 || f.pid == owner.tgid) && (f.comm[0] == 0 || f.comm == owner.comm)
 }
 
+/// [`passes`] for what is known before an owner: namespace, family and ports (the
+/// pid and name parts of the filter are left to the caller).
+#[inline(always)]
+pub fn passes_without_owner(netns: u32, family: u16, sport: u16, dport: u16) -> bool {
+    // SAFETY: a plain read of a load-time global.
+    let f = unsafe { core::ptr::read_volatile(&FILTER) };
+    !((f.netns != 0 && f.netns != netns)
+        || (f.family != 0 && f.family != family)
+        || (f.sport != 0 && f.sport != sport)
+        || (f.dport != 0 && f.dport != dport)
+        || (f.port != 0 && f.port != sport && f.port != dport))
+}
+
 /// Queues a `T` that `fill` writes straight into the ring (no copy on the 512-byte
 /// stack), counting it in LOST slot `lost_slot` when the ring is full; true when queued.
 ///

@@ -9,7 +9,7 @@ use aya_ebpf::{
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 use netstat_common::{FLOWS_MAX, FlowKey, FlowValue, PEERS_MAX, STAT_FLOWS_FULL, how};
 
-use crate::{count, kernel, owners};
+use crate::{count, events, kernel, owners};
 
 /// Unused flows cost nothing (no preallocation of 65k entries).
 const BPF_F_NO_PREALLOC: u32 = 1;
@@ -40,7 +40,15 @@ pub fn peer_named(cookie: u64, family: u16, port_be: u16, addr: [u8; 16]) {
     let _ = PEERS.insert(&bpf_get_current_pid_tgid(), &key, 0);
 }
 
-/// `bytes` went out (`sent`) or came in on UDP socket `sk`.
+/// Forgets the peer the thread's last hook named (its call failed or did not count).
+#[inline(always)]
+pub fn drop_peer() {
+    let _ = PEERS.remove(&bpf_get_current_pid_tgid());
+}
+
+/// `bytes` went out (`sent`) or came in on UDP socket `sk`. Flows of other namespaces,
+/// families or ports than the filter names are not counted at all (they could fill the
+/// map); pid and name are checked when flows are reported.
 #[inline(always)]
 pub fn datagram(sk: u64, cookie: u64, netns: u32, family: u16, sent: bool, bytes: u64) {
     let tid = bpf_get_current_pid_tgid();
@@ -68,8 +76,11 @@ pub fn datagram(sk: u64, cookie: u64, netns: u32, family: u16, sent: bool, bytes
     if add(&key, sent, bytes) {
         return;
     }
-    let t = owners::now();
     let (lport, laddr) = kernel::sock_local(sk, family);
+    if !events::passes_without_owner(netns, family, lport, key.rport) {
+        return;
+    }
+    let t = owners::now();
     let mut v = FlowValue {
         first_ns: t,
         last_ns: t,

@@ -140,14 +140,23 @@ pub fn current_is_kthread() -> bool {
     read::<u32>(task, offsets().task_flags).is_some_and(|f| f & PF_KTHREAD != 0)
 }
 
-/// `start_boottime` of the current thread group's leader (0 if unknown).
+/// Whether `o` still describes the current process as [`current_owner`] would: same
+/// thread group, same leader start time (no PID reuse), and neither an exec (comm) nor a
+/// setuid since.
 #[inline(always)]
-pub fn current_start_ns() -> u64 {
-    let o = offsets();
+pub fn current_is(o: &Owner) -> bool {
+    let off = offsets();
+    if o.tgid != (bpf_get_current_pid_tgid() >> 32) as u32
+        // SAFETY: no preconditions.
+        || o.uid != unsafe { bpf_get_current_uid_gid() } as u32
+    {
+        return false;
+    }
     // SAFETY: no preconditions.
     let task = unsafe { bpf_get_current_task() };
-    let leader = read::<u64>(task, o.task_group_leader).unwrap_or(task);
-    read::<u64>(leader, o.task_start_boottime).unwrap_or(0)
+    let leader = read::<u64>(task, off.task_group_leader).unwrap_or(task);
+    read::<u64>(leader, off.task_start_boottime) == Some(o.start_ns)
+        && read::<[u8; 16]>(leader, off.task_comm) == Some(o.comm)
 }
 
 /// The current process, as an owner learnt by `how`.

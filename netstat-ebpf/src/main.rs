@@ -170,15 +170,27 @@ pub fn sys_exit_accept(ctx: TracePointContext) -> u32 {
 
 fn io(ctx: &TracePointContext, sent: bool) -> u32 {
     // SAFETY: offsets of the sock_{send,recv}_length record (netstat-common).
-    let (sk, family, protocol, ret): (u64, u16, u16, i32) = unsafe {
+    let (sk, family, protocol, ret, msg_flags): (u64, u16, u16, i32, i32) = unsafe {
         (
             field(ctx, syscall_tp::LEN_SK),
             field(ctx, syscall_tp::LEN_FAMILY),
             field(ctx, syscall_tp::LEN_PROTOCOL),
             field(ctx, syscall_tp::LEN_RET),
+            field(ctx, syscall_tp::LEN_FLAGS),
         )
     };
-    if (family != AF_INET && family != AF_INET6) || ret < 0 {
+    if family != AF_INET && family != AF_INET6 {
+        return 0;
+    }
+    // A peek leaves the data for the next read, and the error queue carries
+    // timestamps and notifications, not data: neither counts.
+    const MSG_PEEK: i32 = 2;
+    const MSG_ERRQUEUE: i32 = 0x2000;
+    if ret < 0 || (!sent && msg_flags & (MSG_PEEK | MSG_ERRQUEUE) != 0) {
+        if protocol == IPPROTO_UDP && events::wanted(emit::FLOWS) {
+            // The peer a failed (or skipped) call named must not stick to the next one.
+            flows::drop_peer();
+        }
         return 0;
     }
     let cookie = kernel::sock_cookie(sk);
@@ -246,9 +258,23 @@ fn peer(ctx: &SockAddrContext, v6: bool) -> i32 {
         }
         core::ptr::read_volatile(&a.user_port)
     };
+    // SAFETY: as above (`family` is the socket's).
+    let sock_family = unsafe { core::ptr::read_volatile(&(*ctx.sock_addr).family) } as u16;
+    if !v6 && sock_family == AF_INET6 {
+        // A dual-stack socket talking to an IPv4 peer goes through the v4 hook; the
+        // socket (and its receive side) see the peer as ::ffff:a.b.c.d.
+        addr.copy_within(0..4, 12);
+        addr[..10].fill(0);
+        addr[10] = 0xff;
+        addr[11] = 0xff;
+    }
     // SAFETY: the helper accepts this program's context.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    let family = if v6 { AF_INET6 } else { AF_INET };
+    let family = if v6 || sock_family == AF_INET6 {
+        AF_INET6
+    } else {
+        AF_INET
+    };
     // user_port holds the port in network byte order in its first two bytes.
     flows::peer_named(cookie, family, port as u16, addr);
     ALLOW
@@ -382,6 +408,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let netns = kernel::sock_netns(skaddr);
     let cookie = kernel::sock_cookie(skaddr);
+    let key = owners::key(cookie, netns);
     let mut snap = None;
     let mut listener: Option<*const netstat_common::Owner> = None;
     if cookie == 0 {
@@ -395,7 +422,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
         }
     } else {
         snap = owners::state_changed(
-            &owners::key(cookie, netns),
+            &key,
             skaddr,
             old,
             new,
@@ -406,10 +433,43 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
                 daddr: &daddr,
             },
         );
+        if snap.is_none() && new == TcpState::Close as u8 && old != TcpState::Listen as u8 {
+            // A connection ends that the owner map never held (full, or older than the
+            // programs and not seeded): no record of it can be made.
+            count(netstat_common::STAT_UNTRACKED_END);
+        }
     }
-    if !states {
-        return Ok(());
+    if states {
+        queue_state(
+            &snap, listener, skaddr, netns, cookie, family, sport, dport, old, new, &saddr, &daddr,
+        );
     }
+    // Only now: the event above still read the record.
+    if let Some(s) = &snap
+        && s.forget
+    {
+        owners::forget(&key, s.rec);
+    }
+    Ok(())
+}
+
+/// Queues the state-change event if the filter lets it through.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the tracepoint's fields, passed as they were read
+fn queue_state(
+    snap: &Option<owners::Snapshot>,
+    listener: Option<*const netstat_common::Owner>,
+    skaddr: u64,
+    netns: u32,
+    cookie: u64,
+    family: u16,
+    sport: u16,
+    dport: u16,
+    old: u8,
+    new: u8,
+    saddr: &[u8; 16],
+    daddr: &[u8; 16],
+) {
     let timewait = snap.as_ref().is_some_and(|s| s.timewait);
     let subject = events::Subject {
         netns,
@@ -423,14 +483,14 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
                 new
             }),
         // SAFETY: live map values (see owners::Snapshot).
-        owner: match (&snap, listener) {
+        owner: match (snap, listener) {
             (Some(s), _) => Some(unsafe { &(*s.rec).owner }),
             (None, Some(o)) => Some(unsafe { &*o }),
             (None, None) => None,
         },
     };
     if !events::passes(&subject) {
-        return Ok(());
+        return;
     }
     events::queue(netstat_common::LOST_RING_FULL, |ev: &mut TcpStateEvent| {
         ev.kind = event_kind::STATE;
@@ -444,12 +504,12 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
         ev.dport = dport;
         ev.oldstate = old;
         ev.newstate = new;
-        ev.saddr = saddr;
-        ev.daddr = daddr;
+        ev.saddr = *saddr;
+        ev.daddr = *daddr;
         ev.cookie = cookie;
         // SAFETY: live map values (see owners::Snapshot).
         unsafe {
-            if let Some(s) = &snap {
+            if let Some(s) = snap {
                 let rec = &*s.rec;
                 ev.owner = rec.owner;
                 ev.prev_ns = s.prev_ns;
@@ -464,7 +524,6 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
             }
         }
     });
-    Ok(())
 }
 
 #[cfg(not(test))]

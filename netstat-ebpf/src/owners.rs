@@ -112,7 +112,7 @@ fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
 /// map, then marked there: a 152-byte copy on the stack would not fit beside the state
 /// program's other locals).
 #[inline(always)]
-fn forget(k: &SockKey, rec: *const SockRecord) {
+pub fn forget(k: &SockKey, rec: *const SockRecord) {
     // Full or not, the LRU makes room by itself.
     // SAFETY: `rec` is a live map value of OWNERS.
     let _ = CLOSED.insert(k, unsafe { &*rec }, 0);
@@ -158,19 +158,19 @@ pub fn accepted(k: &SockKey, inode: u64) {
 
 /// Makes the current process the owner of an existing record; false if there is none.
 ///
-/// When the recorded owner already is this process (the creator connecting, the
-/// listener's process accepting: the common case), only `how`, the thread and the inode
-/// are written in place; the owner's identity does not change, so a reader can never see
-/// half of two owners. Otherwise the record is replaced whole.
+/// When the recorded owner already is this process, unchanged (the creator connecting,
+/// the listener's process accepting: the common case), only `how`, the thread and the
+/// inode are written in place; the owner's identity does not change, so a reader can
+/// never see half of two owners. Otherwise (another process, or this one after an exec
+/// or a setuid) the record is replaced whole.
 #[inline(always)]
 fn take_over(k: &SockKey, learnt: u8, inode: u64) -> bool {
     let Some(ptr) = OWNERS.get_ptr_mut(k) else {
         return false;
     };
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
-    // SAFETY: reads of a live map value.
-    let (tgid, start_ns) = unsafe { ((*ptr).owner.tgid, (*ptr).owner.start_ns) };
-    if tgid == (pid_tgid >> 32) as u32 && start_ns == kernel::current_start_ns() {
+    // SAFETY: a field of a live map value, by reference for the comparison only.
+    if kernel::current_is(unsafe { &(*ptr).owner }) {
         // SAFETY: aligned fields of a live map value, each written whole.
         unsafe {
             (*ptr).owner.how = learnt;
@@ -292,6 +292,9 @@ pub struct Snapshot {
     pub prev_ns: u64,
     /// The change hands the connection to a timewait socket.
     pub timewait: bool,
+    /// The socket is gone: the caller calls [`forget`] once it has used `rec` (the
+    /// element is freed for reuse by then).
+    pub forget: bool,
 }
 
 /// The tuple a state change reports (host-order ports, network-order addresses).
@@ -315,6 +318,7 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
         rec: ptr,
         prev_ns: rec.changed_ns,
         timewait: false,
+        forget: false,
     };
     rec.state = new;
     rec.changed_ns = now;
@@ -346,9 +350,14 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
     if new != TcpState::Close as u8 {
         return Some(snap);
     }
-    // tcp_time_wait(): a timewait mini-socket with the same cookie takes over for up to
-    // 60 s. The agent drops the record when it expires.
-    let timewait = old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8;
+    // An error ends it on the spot (tcp_reset, tcp_write_err: `sk_err` is set before
+    // tcp_done); otherwise FIN_WAIT2/CLOSING to CLOSE is tcp_time_wait() handing over to
+    // a timewait mini-socket with the same cookie, for up to 60 s (the agent drops the
+    // record when it expires). Orphans that time out in FIN_WAIT2 without an error also
+    // pass here: without a kprobe they cannot be told apart.
+    let sk_err = kernel::sock_err(sk);
+    let timewait =
+        sk_err == 0 && (old == TcpState::FinWait2 as u8 || old == TcpState::Closing as u8);
     if timewait {
         set_flags(ptr, flags::TIMEWAIT);
         snap.timewait = true;
@@ -358,34 +367,26 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
         if unsafe { LISTENERS.get(&lk) }.is_some_and(|o| o.tgid == rec.owner.tgid) {
             let _ = LISTENERS.remove(&lk);
         }
-    } else if events::wanted(emit::CONNECTIONS) {
-        let sk_err = kernel::sock_err(sk);
-        if !conn_ended(k, sk, rec, old, sk_err) {
-            park(k, rec, old, sk_err);
-        }
+    } else if events::wanted(emit::CONNECTIONS) && !conn_ended(k, sk, rec, old, sk_err) {
+        park(k, ptr, old, sk_err);
     }
-    if timewait && !events::wanted(emit::FORGET_TIMEWAIT) {
-        return Some(snap);
-    }
-    forget(k, rec);
+    snap.forget = !timewait || events::wanted(emit::FORGET_TIMEWAIT);
     Some(snap)
 }
 
 /// Parks the record of a connection whose [`ConnEvent`] found the ring full, with the
 /// state it left and its error, for the user side to report. When the parking map is
 /// full too, the record is lost: counted by the difference between the kernel's loss
-/// counter and what the user side finds.
+/// counter and what the user side finds. The two fields are written into the live
+/// record first, so the parked copy is whole the moment it can be read (the live record
+/// is forgotten right after: only the live modes ask for connection records).
 #[inline(always)]
-fn park(k: &SockKey, rec: &SockRecord, old: u8, sk_err: i32) {
-    if UNSENT.insert(k, rec, 0).is_err() {
-        return;
-    }
-    if let Some(p) = UNSENT.get_ptr_mut(k) {
-        // SAFETY: fields of a live map value.
-        unsafe {
-            (*p).state = old;
-            (*p).end_err = sk_err.clamp(0, 255) as u8;
-        }
+fn park(k: &SockKey, rec: *mut SockRecord, old: u8, sk_err: i32) {
+    // SAFETY: fields of a live map value, then the value itself as the insert's source.
+    unsafe {
+        (*rec).state = old;
+        (*rec).end_err = sk_err.clamp(0, 255) as u8;
+        let _ = UNSENT.insert(k, &*rec, 0);
     }
 }
 
@@ -399,7 +400,8 @@ fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8, sk_err: i32) -> b
         family: rec.family,
         sport: rec.sport,
         dport: rec.dport,
-        states: 1 << old,
+        // `--state` is a --watch filter: every connection record passes it.
+        states: u32::MAX,
         owner: Some(&rec.owner),
     };
     if !events::passes(&subject) {

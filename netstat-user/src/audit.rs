@@ -2,9 +2,9 @@
 //!
 //! TCP: the kernel queues a [`ConnEvent`] when a connection's socket changes to CLOSE
 //! (including the hand-over to a timewait socket: the connection is over then, as for
-//! tcplife), with the owner learnt in process context, when it opened, and `tcp_sock`'s
-//! own byte and segment counts. A record the ring had no room for is marked in the owner
-//! map and reported from there (`incomplete`: no segment counts, no end reason).
+//! tcplife), with the owner learnt in process context, when it opened, the payload the
+//! owners' sendmsg/recvmsg moved and `tcp_sock`'s segment counts. A record the ring had no room for is parked by the kernel (with the
+//! state it left and its error) and reported from there (`incomplete`: no segment counts).
 //!
 //! UDP: datagrams and bytes per (socket, remote end) accumulate in the kernel's flow
 //! map; a flow is reported when its socket closes or after `--flow-idle` seconds
@@ -37,9 +37,13 @@ const EHOSTUNREACH: i32 = 113;
 /// How a TCP connection ended, from the state it left for CLOSE and the error the
 /// kernel gave it (`sk_err` is set before `tcp_done()` moves it to CLOSE).
 pub fn end_reason(oldstate: u8, sk_err: i32) -> End {
+    let opening = oldstate == TcpState::SynSent as u8;
     match sk_err {
-        ECONNREFUSED | ENETUNREACH | EHOSTUNREACH => return End::Refused,
-        ETIMEDOUT => return End::Timeout,
+        ECONNREFUSED => return End::Refused,
+        // ICMP unreachables: they end an attempt; on an established connection they
+        // only become its error when its retransmissions time out.
+        ENETUNREACH | EHOSTUNREACH if opening => return End::Refused,
+        ENETUNREACH | EHOSTUNREACH | ETIMEDOUT => return End::Timeout,
         ECONNRESET | EPIPE => return End::Reset,
         _ => {}
     }
@@ -109,7 +113,8 @@ fn owner_fields(o: &Owner, known: bool) -> (Option<u32>, Option<String>, Option<
 pub fn connection(ev: &ConnEvent, clock: Clock) -> ConnectionRecord {
     let (pid, comm, uid) = owner_fields(&ev.owner, ev.flags & conn_flags::OWNER != 0);
     let kernel_counts = ev.flags & conn_flags::KERNEL_COUNTS != 0;
-    let end = if ev.record_flags & flags::TIMEWAIT != 0 {
+    // The kernel flags a hand-over to timewait only for a change without an error.
+    let end = if ev.sk_err == 0 && ev.record_flags & flags::TIMEWAIT != 0 {
         End::Close
     } else {
         end_reason(ev.oldstate, ev.sk_err)
@@ -237,6 +242,11 @@ mod tests {
         assert_eq!(end_reason(s(TcpState::SynSent), ECONNREFUSED), End::Refused);
         assert_eq!(end_reason(s(TcpState::SynSent), ETIMEDOUT), End::Timeout);
         assert_eq!(end_reason(s(TcpState::SynSent), EHOSTUNREACH), End::Refused);
+        assert_eq!(
+            end_reason(s(TcpState::Established), EHOSTUNREACH),
+            End::Timeout
+        );
+        assert_eq!(end_reason(s(TcpState::FinWait2), ECONNRESET), End::Reset);
         assert_eq!(end_reason(s(TcpState::Established), ECONNRESET), End::Reset);
         assert_eq!(end_reason(s(TcpState::CloseWait), EPIPE), End::Reset);
         assert_eq!(

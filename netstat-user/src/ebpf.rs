@@ -470,8 +470,18 @@ pub(crate) fn load_object(
         .override_global(GLOBAL_OFFSETS, offsets, true)
         .override_global(GLOBAL_EMIT_EVENTS, &emit, true)
         .override_global(GLOBAL_FILTER, &filter, true);
-    if let Some(bytes) = events.and_then(|e| e.ring_bytes) {
-        loader.map_max_entries(MAP_EVENTS, bytes);
+    match events {
+        Some(ProbeOptions {
+            ring_bytes: Some(bytes),
+            ..
+        }) => {
+            loader.map_max_entries(MAP_EVENTS, bytes);
+        }
+        Some(_) => {}
+        // The agent queues nothing: one page instead of the stream's default.
+        None => {
+            loader.map_max_entries(MAP_EVENTS, 4096);
+        }
     }
     Ok(loader.load(OBJECT)?)
 }

@@ -164,6 +164,9 @@ struct Totals {
     undecodable: u64,
     /// State changes the kernel did not run the program for.
     missed: u64,
+    /// Owner/listener map full, connections ended without a record.
+    maps_full: u64,
+    untracked: u64,
 }
 
 struct Out<'a> {
@@ -229,10 +232,14 @@ impl Out<'_> {
             LostReason::RingFull => "the ring buffer was full",
             LostReason::ReadFailed => "the kernel could not read them",
             LostReason::Undecodable => "they could not be decoded",
-            LostReason::MapFull => "the flow map was full",
+            LostReason::MapFull => "a kernel map (owners, listeners or flows) was full",
             LostReason::Missed => {
-                "the kernel skipped the state program (another eBPF tracing program was \
-                 running on that CPU)"
+                "state changes not seen: the kernel skipped the state program while another \
+                 eBPF tracing program ran on that CPU (may include changes the filters would \
+                 have dropped)"
+            }
+            LostReason::Untracked => {
+                "connections ended that the owner map never held (no record can be made)"
             }
         };
         writeln!(
@@ -377,25 +384,35 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
     if !closed {
         result?;
     }
+    // Counted once: in the --watch summary when there is one.
+    let (missed_audit, maps_audit) = if plan.watch {
+        (0, 0)
+    } else {
+        (totals.missed, totals.maps_full)
+    };
     if plan.watch {
         writeln!(
             err,
             "netstat: --watch stopped: {} transitions printed, {} lost",
             totals.transitions,
-            totals.ring_full + totals.undecodable + totals.missed
+            totals.ring_full + totals.undecodable + totals.missed + totals.maps_full
         )?;
     }
     if plan.audit_tcp || plan.audit_udp {
-        // A connection record that found the ring full and was not found in the owner
-        // map either (the closed-socket LRU forgot it first) is lost for good.
-        let unrecovered = totals.unrecovered;
+        // A connection record that found the ring full and did not fit the parking map
+        // either is lost for good.
         writeln!(
             err,
-            "netstat: --audit stopped: {} records printed ({} recovered from the owner map \
-             after a full ring), {} lost",
+            "netstat: --audit stopped: {} records printed ({} recovered from the kernel's \
+             parked copy after a full ring), {} lost",
             totals.records,
             totals.recovered,
-            unrecovered + totals.flows_full + totals.undecodable + totals.missed
+            totals.unrecovered
+                + totals.flows_full
+                + totals.undecodable
+                + totals.untracked
+                + missed_audit
+                + maps_audit
         )?;
     }
     Ok(0)
@@ -463,11 +480,23 @@ fn run_loop(
             totals.conn_ring_full = lost.conn_ring_full;
             unsent_pending = true;
         }
-        if plan.audit_udp {
-            let full = probe.stats().map_or(0, |s| s.flows_full);
-            if full > totals.flows_full {
-                w.lost(now, full - totals.flows_full, LostReason::MapFull)?;
-                totals.flows_full = full;
+        if let Ok(st) = probe.stats() {
+            if st.flows_full > totals.flows_full {
+                w.lost(now, st.flows_full - totals.flows_full, LostReason::MapFull)?;
+                totals.flows_full = st.flows_full;
+            }
+            let full = st.owners_full + st.listeners_full;
+            if full > totals.maps_full {
+                w.lost(now, full - totals.maps_full, LostReason::MapFull)?;
+                totals.maps_full = full;
+            }
+            if plan.audit_tcp && st.untracked_end > totals.untracked {
+                w.lost(
+                    now,
+                    st.untracked_end - totals.untracked,
+                    LostReason::Untracked,
+                )?;
+                totals.untracked = st.untracked_end;
             }
         }
         if plan.watch {
@@ -486,7 +515,7 @@ fn run_loop(
             };
             let missing = due.saturating_sub(totals.recovered);
             if missing > totals.unrecovered {
-                w.lost(now, missing - totals.unrecovered, LostReason::RingFull)?;
+                w.lost(now, missing - totals.unrecovered, LostReason::MapFull)?;
                 totals.unrecovered = missing;
             }
             unsent_pending = totals.conn_ring_full > totals.conn_ring_full_scanned;
@@ -567,19 +596,19 @@ fn report_flows(
             netns: k.netns,
             _pad: 0,
         };
+        // Closed only on evidence: the socket's record in the closed-socket map. A socket
+        // the owner map never held (older than the audit and unbound at its start, or a
+        // full map) only ever goes idle.
         let live = probe.record(&sock);
-        let end = match &live {
-            None => FlowEnd::Closed(
-                probe
-                    .closed_record(&sock)
-                    .map_or(v.last_ns, |r| r.changed_ns),
-            ),
-            Some(_) if now.saturating_sub(v.last_ns) >= idle => FlowEnd::Idle,
-            Some(_) if stopping => FlowEnd::Open,
-            Some(_) => continue,
+        let closed = live.is_none().then(|| probe.closed_record(&sock)).flatten();
+        let end = match &closed {
+            Some(r) => FlowEnd::Closed(r.changed_ns),
+            None if now.saturating_sub(v.last_ns) >= idle => FlowEnd::Idle,
+            None if stopping => FlowEnd::Open,
+            None => continue,
         };
         let seeded = live
-            .or_else(|| probe.closed_record(&sock))
+            .or(closed)
             .is_some_and(|r| r.flags & flags::SEEDED != 0);
         due.push((k, end, seeded));
     }

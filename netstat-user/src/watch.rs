@@ -169,6 +169,8 @@ pub(crate) struct TimeWaits {
     by_cookie: HashMap<u64, TimeWait>,
     by_tuple: HashMap<Tuple, u64>,
     namespaces: HashMap<u32, seed::NetnsHandle>,
+    /// Not before this instant does [`TimeWaits::expired`] look again.
+    next_look: Option<Instant>,
 }
 
 impl TimeWaits {
@@ -204,9 +206,15 @@ impl TimeWaits {
             .flatten()
     }
 
-    /// Timewait sockets past their time that sock_diag no longer lists.
+    /// Timewait sockets past their time that sock_diag no longer lists. Looks at most
+    /// once per [`RECHECK`]: under churn something is always due, and each look dumps
+    /// the namespace.
     pub(crate) fn expired(&mut self, root: &Path) -> Vec<TcpStateEvent> {
         let now = Instant::now();
+        if self.next_look.is_some_and(|t| now < t) {
+            return Vec::new();
+        }
+        self.next_look = Some(now + RECHECK);
         let mut due: HashMap<u32, Vec<u64>> = HashMap::new();
         for (cookie, tw) in &self.by_cookie {
             if tw.check_at <= now {
@@ -221,14 +229,15 @@ impl TimeWaits {
                     .map(|h| (h.inum, h))
                     .collect();
             }
-            let alive: Option<Vec<u64>> = self.namespaces.get(&netns).and_then(|h| {
-                seed::dump_netns(h).ok().map(|rows| {
-                    rows.iter()
-                        .filter(|s| s.proto == InetProto::Tcp)
-                        .map(|s| s.cookie)
-                        .collect()
-                })
-            });
+            let alive: Option<std::collections::HashSet<u64>> =
+                self.namespaces.get(&netns).and_then(|h| {
+                    seed::dump_netns(h).ok().map(|rows| {
+                        rows.iter()
+                            .filter(|s| s.proto == InetProto::Tcp)
+                            .map(|s| s.cookie)
+                            .collect()
+                    })
+                });
             let at = agent::boottime_ns();
             for cookie in cookies {
                 match &alive {

@@ -59,6 +59,7 @@ pub struct ProbeStats {
     pub no_cookie: u64,
     pub passive: u64,
     pub flows_full: u64,
+    pub untracked_end: u64,
 }
 
 impl OwnerProbe {
@@ -340,7 +341,7 @@ impl OwnerProbe {
                 .iter()
                 .sum())
         };
-        debug_assert_eq!(STAT_SLOTS, 6);
+        debug_assert_eq!(STAT_SLOTS, 7);
         Ok(ProbeStats {
             owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
             listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
@@ -348,6 +349,7 @@ impl OwnerProbe {
             no_cookie: slot(netstat_common::STAT_NO_COOKIE)?,
             passive: slot(netstat_common::STAT_PASSIVE)?,
             flows_full: slot(netstat_common::STAT_FLOWS_FULL)?,
+            untracked_end: slot(netstat_common::STAT_UNTRACKED_END)?,
         })
     }
 }

@@ -119,6 +119,8 @@ pub enum LostReason {
     /// The kernel skipped the state-change program (another tracing program was
     /// running on that CPU): the changes it would have seen are unknown.
     Missed,
+    /// TCP connections ended that the owner map never held: no record can be made.
+    Untracked,
 }
 
 /// Events lost since the previous `lost` record.
