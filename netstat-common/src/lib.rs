@@ -144,13 +144,9 @@ pub struct KernelOffsets {
     pub skc_daddr: u32,
     pub skc_v6_rcv_saddr: u32,
     pub skc_v6_daddr: u32,
-    /// `tcp_sock.bytes_acked` / `bytes_received` (`u64`, what tcplife reports) and
-    /// `segs_out` / `segs_in` (`u32`).
-    pub tcp_bytes_acked: u32,
-    pub tcp_bytes_received: u32,
+    /// `tcp_sock.segs_out` / `segs_in` (`u32`).
     pub tcp_segs_out: u32,
     pub tcp_segs_in: u32,
-    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -182,15 +178,12 @@ impl KernelOffsets {
         skc_daddr: OFFSET_UNKNOWN,
         skc_v6_rcv_saddr: OFFSET_UNKNOWN,
         skc_v6_daddr: OFFSET_UNKNOWN,
-        tcp_bytes_acked: OFFSET_UNKNOWN,
-        tcp_bytes_received: OFFSET_UNKNOWN,
         tcp_segs_out: OFFSET_UNKNOWN,
         tcp_segs_in: OFFSET_UNKNOWN,
-        _pad: 0,
     };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 128);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 116);
 
 /// Name of the tracepoint program in the object file.
 pub const PROG_INET_SOCK_SET_STATE: &str = "inet_sock_set_state";

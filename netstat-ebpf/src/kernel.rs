@@ -225,14 +225,11 @@ fn sock_addr(sk: u64, family: u16, v4: u32, v6: u32) -> [u8; 16] {
     addr
 }
 
-/// `tcp_sock`'s own counts: bytes acked (sent), bytes received, segments out and in;
-/// `None` when an offset is unknown.
+/// `tcp_sock`'s segment counts, out and in; `None` when an offset is unknown.
 #[inline(always)]
-pub fn tcp_counts(sk: u64) -> Option<[u64; 4]> {
+pub fn tcp_segments(sk: u64) -> Option<[u64; 2]> {
     let o = offsets();
     Some([
-        read::<u64>(sk, o.tcp_bytes_acked)?,
-        read::<u64>(sk, o.tcp_bytes_received)?,
         u64::from(read::<u32>(sk, o.tcp_segs_out)?),
         u64::from(read::<u32>(sk, o.tcp_segs_in)?),
     ])

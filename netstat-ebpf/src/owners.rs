@@ -407,7 +407,7 @@ fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8, sk_err: i32) -> b
     if !events::passes(&subject) {
         return true;
     }
-    let counts = kernel::tcp_counts(sk);
+    let segments = kernel::tcp_segments(sk);
     events::queue(netstat_common::LOST_CONN_RING_FULL, |ev: &mut ConnEvent| {
         ev.kind = event_kind::CONN;
         ev.netns = k.netns;
@@ -430,7 +430,7 @@ fn conn_ended(k: &SockKey, sk: u64, rec: &SockRecord, old: u8, sk_err: i32) -> b
         // and how it closed). Segments: the kernel's own counts.
         ev.tx_bytes = rec.tx_bytes;
         ev.rx_bytes = rec.rx_bytes;
-        if let Some([_, _, segs_out, segs_in]) = counts {
+        if let Some([segs_out, segs_in]) = segments {
             ev.tx_packets = segs_out;
             ev.rx_packets = segs_in;
             ev.flags |= conn_flags::KERNEL_COUNTS;

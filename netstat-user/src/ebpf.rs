@@ -123,11 +123,8 @@ pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
         skc_daddr: get("sock_common", "skc_daddr"),
         skc_v6_rcv_saddr: get("sock_common", "skc_v6_rcv_saddr"),
         skc_v6_daddr: get("sock_common", "skc_v6_daddr"),
-        tcp_bytes_acked: get("tcp_sock", "bytes_acked"),
-        tcp_bytes_received: get("tcp_sock", "bytes_received"),
         tcp_segs_out: get("tcp_sock", "segs_out"),
         tcp_segs_in: get("tcp_sock", "segs_in"),
-        _pad: 0,
     };
     // 6.13 replaced `atomic_long_t f_count` with `file_ref_t f_ref`, which reads 0 for
     // one reference.

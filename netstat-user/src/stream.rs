@@ -58,8 +58,14 @@ impl Plan {
         if !o.stream.states.is_empty() && !o.watch {
             return Err("--state applies to --watch only".into());
         }
-        if o.stream.flow_idle.is_some() && !o.audit {
-            return Err("--flow-idle applies to --audit only".into());
+        if o.stream.flow_idle.is_some() && !(o.audit && p.udp) {
+            return Err("--flow-idle applies to --audit's UDP flows only".into());
+        }
+        if o.audit && !p.tcp && !p.udp {
+            return Err("--audit records TCP connections (-t) and UDP flows (-u) only".into());
+        }
+        if o.agent {
+            return Err("--agent runs alone (--watch and --audit load their own programs)".into());
         }
         let s = &o.stream;
         let mut filter = EventFilter {

@@ -308,11 +308,19 @@ fn live_mode_option_mistakes_are_refused_before_anything_loads() {
         ),
         (
             &["--watch", "--flow-idle", "5"][..],
-            "netstat: --flow-idle applies to --audit only\n",
+            "netstat: --flow-idle applies to --audit's UDP flows only\n",
         ),
         (
             &["--watch", "-u"][..],
             "netstat: --watch follows TCP state changes only (drop -u/-w/-x)\n",
+        ),
+        (
+            &["--audit", "-x"][..],
+            "netstat: --audit records TCP connections (-t) and UDP flows (-u) only\n",
+        ),
+        (
+            &["--audit", "--agent"][..],
+            "netstat: --agent runs alone (--watch and --audit load their own programs)\n",
         ),
     ] {
         let (v, err, rc) = t.run(args);
