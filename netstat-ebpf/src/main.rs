@@ -358,15 +358,15 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
     }
 }
 
-/// Whether a change matters to a connection record: the opening (and the tuple the
-/// first change after it brings), listeners (whose owners name accepted children) and
-/// the end.
+/// Whether a change matters to a connection record: the opening, listeners (whose
+/// owners name accepted children) and the end (whose tracepoint record carries the
+/// whole tuple).
 #[inline(always)]
-fn shapes_a_record(old: u8, new: u8) -> bool {
+fn shapes_a_record(new: u8) -> bool {
     const SYN_SENT: u8 = TcpState::SynSent as u8;
     const LISTEN: u8 = TcpState::Listen as u8;
     const CLOSE: u8 = TcpState::Close as u8;
-    matches!(new, SYN_SENT | LISTEN | CLOSE) || matches!(old, SYN_SENT | LISTEN)
+    matches!(new, SYN_SENT | LISTEN | CLOSE)
 }
 
 fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
@@ -389,7 +389,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
         )
     };
     let states = events::wanted(emit::STATES);
-    if !states && events::wanted(emit::CONNECTIONS) && !shapes_a_record(old, new) {
+    if !states && events::wanted(emit::CONNECTIONS) && !shapes_a_record(new) {
         // `--audit` alone: the connection record needs only the opening, the tuple,
         // listeners and the end; the changes in between cost nothing then.
         return Ok(());
@@ -448,7 +448,7 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     if let Some(s) = &snap
         && s.forget
     {
-        owners::forget(&key, s.rec);
+        owners::forget(&key, s.rec, !events::wanted(emit::FORGET_TIMEWAIT));
     }
     Ok(())
 }

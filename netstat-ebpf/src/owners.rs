@@ -111,8 +111,15 @@ fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
 /// The socket is gone: its record moves to the recently-closed map (copied map to
 /// map, then marked there: a 152-byte copy on the stack would not fit beside the state
 /// program's other locals).
+///
+/// The live modes keep no closed TCP records (their connection record is already out;
+/// only the agent's listings and UDP flows' ends look there): pass `keep` false.
 #[inline(always)]
-pub fn forget(k: &SockKey, rec: *const SockRecord) {
+pub fn forget(k: &SockKey, rec: *const SockRecord, keep: bool) {
+    if !keep {
+        let _ = OWNERS.remove(k);
+        return;
+    }
     // Full or not, the LRU makes room by itself.
     // SAFETY: `rec` is a live map value of OWNERS.
     let _ = CLOSED.insert(k, unsafe { &*rec }, 0);
@@ -260,13 +267,18 @@ pub fn io(k: &SockKey, sent: bool, bytes: u64) {
 /// The last reference to the socket's file went away.
 #[inline(always)]
 pub fn released(k: &SockKey, protocol: u16, state: u8) {
+    let live_mode = events::wanted(emit::FORGET_TIMEWAIT);
+    if live_mode && protocol == TCP && state != TcpState::Close as u8 {
+        // The live modes do not show the released mark; the state changes end it.
+        return;
+    }
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
         return;
     };
     set_flags(rec, flags::RELEASED);
     if protocol != TCP || state == TcpState::Close as u8 {
         // Nothing outlives it: UDP, raw, or a TCP socket that never left CLOSE.
-        forget(k, rec);
+        forget(k, rec, protocol != TCP || !live_mode);
     }
 }
 
