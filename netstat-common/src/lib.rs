@@ -414,7 +414,7 @@ pub const CLOSED_MAX: u32 = 16_384;
 /// them. Not an LRU: other sockets' churn cannot evict them; when it is full too, the
 /// record is lost (and counted: [`LOST_CONN_RING_FULL`] minus what the user side found).
 pub const MAP_UNSENT: &str = "UNSENT";
-pub const UNSENT_MAX: u32 = 65_536;
+pub const UNSENT_MAX: u32 = 16_384;
 /// Capacity of [`MAP_LISTENERS`].
 pub const LISTENERS_MAX: u32 = 16_384;
 

@@ -35,9 +35,12 @@ static OWNERS: HashMap<SockKey, SockRecord> =
 #[map(name = "CLOSED")]
 static CLOSED: LruHashMap<SockKey, SockRecord> = LruHashMap::with_max_entries(CLOSED_MAX, 0);
 
+/// Preallocated (~3 MiB): a map without preallocation takes its elements from a per-CPU
+/// cache refilled asynchronously, and a burst of ends can find it empty (ENOMEM) —
+/// exactly when records are being parked.
 #[map(name = "UNSENT")]
 static UNSENT: HashMap<SockKey, SockRecord> =
-    HashMap::with_max_entries(netstat_common::UNSENT_MAX, BPF_F_NO_PREALLOC);
+    HashMap::with_max_entries(netstat_common::UNSENT_MAX, 0);
 
 #[map(name = "LISTENERS")]
 static LISTENERS: HashMap<ListenKey, Owner> =
