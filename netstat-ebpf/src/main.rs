@@ -101,6 +101,9 @@ pub fn sock_release(ctx: SockContext) -> i32 {
         let s = &*ctx.sock;
         (s.protocol as u16, s.state as u8)
     };
+    if !owners::release_matters(protocol, state) {
+        return ALLOW;
+    }
     // SAFETY: as in sock_create.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
     let sk = kernel::launder(ctx.sock);

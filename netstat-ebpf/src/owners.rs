@@ -267,14 +267,17 @@ pub fn io(k: &SockKey, sent: bool, bytes: u64) {
     }
 }
 
+/// Whether a release needs the record at all: the live modes do not show the released
+/// mark, and a TCP socket's state changes will end its record.
+#[inline(always)]
+pub fn release_matters(protocol: u16, state: u8) -> bool {
+    !(protocol == TCP && state != TcpState::Close as u8 && events::wanted(emit::FORGET_TIMEWAIT))
+}
+
 /// The last reference to the socket's file went away.
 #[inline(always)]
 pub fn released(k: &SockKey, protocol: u16, state: u8) {
     let live_mode = events::wanted(emit::FORGET_TIMEWAIT);
-    if live_mode && protocol == TCP && state != TcpState::Close as u8 {
-        // The live modes do not show the released mark; the state changes end it.
-        return;
-    }
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
         return;
     };
