@@ -194,7 +194,8 @@ impl OwnerProbe {
     /// How many times the kernel skipped the state-change program: a tracepoint program
     /// does not run while another tracing program runs on the same CPU (a softirq
     /// interrupting one of our process-context programs), and the change goes unseen.
-    /// The kernel counts it (`bpf_prog_info.recursion_misses`, 5.12+); 0 if unknown.
+    /// The kernel counts it in `bpf_prog_info.recursion_misses` for tracepoint programs since
+    /// 6.7 (trampolines since 5.12); 0 where it does not.
     pub fn state_misses(&self) -> u64 {
         prog_recursion_misses(self.state_prog_fd).unwrap_or(0)
     }
