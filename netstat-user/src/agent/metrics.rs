@@ -468,6 +468,7 @@ impl Endpoint {
 trait Timed: Read + Write {
     fn read_timeout(&self, d: Duration) -> io::Result<()>;
     fn write_timeout(&self, d: Duration) -> io::Result<()>;
+    fn shutdown_write(&self) -> io::Result<()>;
 }
 
 impl Timed for TcpStream {
@@ -477,6 +478,9 @@ impl Timed for TcpStream {
     fn write_timeout(&self, d: Duration) -> io::Result<()> {
         self.set_write_timeout(Some(d))
     }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
 }
 
 impl Timed for UnixStream {
@@ -485,6 +489,9 @@ impl Timed for UnixStream {
     }
     fn write_timeout(&self, d: Duration) -> io::Result<()> {
         self.set_write_timeout(Some(d))
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -628,7 +635,35 @@ fn respond(
         s.write_timeout(left)?;
         s.write_all(chunk)?;
     }
-    s.flush()
+    s.flush()?;
+    if !status.starts_with("200") {
+        linger(s);
+    }
+    Ok(())
+}
+
+/// After an error answer the client may still be sending (an oversized head, a body):
+/// closing with unread bytes would make the kernel send a reset, which can destroy the
+/// answer before the client reads it. So: end our side, then read what comes, briefly.
+fn linger(s: &mut impl Timed) {
+    const LINGER: Duration = Duration::from_millis(500);
+    const DISCARD_MAX: usize = 64 << 10;
+    if s.shutdown_write().is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut chunk = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < DISCARD_MAX {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.read_timeout(left).is_err() {
+            return;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => discarded += n,
+        }
+    }
 }
 
 /// The thread serving the endpoints, stopped by [`Server::stop`] (or a stop signal).
