@@ -435,8 +435,12 @@ pub const STAT_FLOWS_FULL: u32 = 5;
 /// A TCP connection ended that had a cookie but no record (the owner map was full, or
 /// the socket predates the programs and was not seeded): no connection record for it.
 pub const STAT_UNTRACKED_END: u32 = 6;
+/// TCP state changes the state tracepoint program ran for (every one it saw, tracked
+/// or not; the ones it never ran for are the kernel's recursion misses). The agent's
+/// metrics turn it into transitions per second.
+pub const STAT_TRANSITIONS: u32 = 7;
 /// Number of slots in [`MAP_STATS`].
-pub const STAT_SLOTS: u32 = 7;
+pub const STAT_SLOTS: u32 = 8;
 
 /// How the owner in a record was learnt.
 pub mod how {

@@ -19,8 +19,8 @@ use aya_ebpf::{
     programs::{SockAddrContext, SockContext, SockOpsContext, TracePointContext},
 };
 use netstat_common::{
-    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, STAT_NO_COOKIE, STAT_SLOTS, TcpState,
-    TcpStateEvent, emit, event_flags, event_kind, inet_sock_set_state as tp, syscall_tp,
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, STAT_NO_COOKIE, STAT_SLOTS, STAT_TRANSITIONS,
+    TcpState, TcpStateEvent, emit, event_flags, event_kind, inet_sock_set_state as tp, syscall_tp,
 };
 
 #[map(name = "STATS")]
@@ -380,6 +380,8 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     if protocol != IPPROTO_TCP {
         return Ok(());
     }
+    // One per-CPU add: the agent's only view of the churn (it queues no events).
+    count(STAT_TRANSITIONS);
     // SAFETY: as above; every offset is aligned to its field's size.
     let (skaddr, old, new, family, sport, dport) = unsafe {
         (

@@ -18,6 +18,7 @@
 //! Std threads and blocking calls rather than tokio: the agent serves one query at a
 //! time from one thread, and a query is a batch map read plus a write.
 pub mod answer;
+pub mod metrics;
 pub mod proto;
 pub mod seed;
 
@@ -84,6 +85,17 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         writeln!(err, "netstat: --agent: {}: {e}", path.display())?;
         return Ok(1);
     }
+    // Bound first: a taken port or a bad path fails before the slow start.
+    let mut endpoints = Vec::new();
+    for addr in &o.metrics {
+        match metrics::bind(addr, o.metrics_owners) {
+            Ok(e) => endpoints.push(e),
+            Err(e) => {
+                writeln!(err, "netstat: --agent: --metrics {addr}: {e}")?;
+                return Ok(1);
+            }
+        }
+    }
     crate::stop::install();
     let mut probe = match OwnerProbe::load() {
         Ok(p) => p,
@@ -115,7 +127,28 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         }
     };
     let _remove = RemoveOnDrop(path.clone());
-    let tracked = probe.dump().map(|d| d.len()).unwrap_or(0);
+    let records = probe.dump().unwrap_or_default();
+    let tracked = records.len();
+    let server = if endpoints.is_empty() {
+        None
+    } else {
+        let m = metrics::Metrics::new(&probe.attached);
+        m.set_sockets(&records);
+        if let Ok(st) = probe.stats() {
+            m.set_counters(&st, probe.state_misses());
+        }
+        for e in &endpoints {
+            writeln!(err, "netstat: agent: metrics on {}", e.description)?;
+        }
+        match metrics::Server::start(m, endpoints) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                writeln!(err, "netstat: --agent: metrics thread: {e}")?;
+                return Ok(1);
+            }
+        }
+    };
+    drop(records);
     writeln!(
         err,
         "netstat: agent ready: {tracked} sockets tracked ({} seeded from {} network namespaces{}), \
@@ -133,16 +166,21 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
 
     let mut last_gc = Instant::now();
     let mut last_sweep = Instant::now();
+    let mut last_counters = Instant::now();
     let mut reported = probe.stats().unwrap_or_default();
     // From here on a closed stderr must not stop the agent: its messages are best effort.
     while !crate::stop::requested() {
         if wait_readable(listener.as_raw_fd(), Duration::from_millis(500)) {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    if let Err(e) = serve(&mut probe, stream)
-                        && o.verbose > 0
-                    {
-                        let _ = writeln!(err, "netstat: agent: query failed: {e}");
+                    let result = serve(&mut probe, stream).unwrap_or_else(|e| {
+                        if o.verbose > 0 {
+                            let _ = writeln!(err, "netstat: agent: query failed: {e}");
+                        }
+                        metrics::QueryResult::Failed
+                    });
+                    if let Some(s) = &server {
+                        s.with(|m| m.query(result));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -153,7 +191,11 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         }
         if last_gc.elapsed() >= GC_EVERY {
             last_gc = Instant::now();
-            gc(&mut probe);
+            let live = gc(&mut probe);
+            // The dump the collection made anyway: socket gauges cost no extra read.
+            if let (Some(s), Some(live)) = (&server, live) {
+                s.with(|m| m.set_sockets(&live));
+            }
             // Losses are said when they happen, not only at the end.
             if let Ok(now) = probe.stats() {
                 if now.owners_full > reported.owners_full {
@@ -170,6 +212,18 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             last_sweep = Instant::now();
             sweep_seeded(&mut probe, root);
         }
+        if let Some(s) = &server
+            && last_counters.elapsed() >= metrics::COUNTERS_EVERY
+        {
+            last_counters = Instant::now();
+            if let Ok(st) = probe.stats() {
+                let misses = probe.state_misses();
+                s.with(|m| m.set_counters(&st, misses));
+            }
+        }
+    }
+    if let Some(s) = server {
+        s.stop();
     }
     let _ = match probe.stats() {
         Ok(st) => writeln!(
@@ -183,7 +237,7 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     Ok(0)
 }
 
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
@@ -233,7 +287,7 @@ fn check_socket_path(path: &Path) -> io::Result<()> {
 }
 
 /// Binds the query socket, replacing a stale one but never a live agent's.
-fn bind(path: &Path) -> io::Result<UnixListener> {
+pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
     check_socket_path(path)?;
     if std::fs::symlink_metadata(path).is_ok() {
         std::fs::remove_file(path)?;
@@ -430,17 +484,20 @@ pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
     drop_vanished_seeded(probe, root);
 }
 
-/// Drops the records of TIME_WAIT sockets that must have expired.
-pub(crate) fn gc(probe: &mut OwnerProbe) {
-    let Ok(records) = probe.dump() else { return };
+/// Drops the records of TIME_WAIT sockets that must have expired; returns the others
+/// (`None` if the map could not be read).
+pub(crate) fn gc(probe: &mut OwnerProbe) -> Option<Vec<(SockKey, SockRecord)>> {
+    let mut records = probe.dump().ok()?;
     let now = boottime_ns();
-    for (key, rec) in records {
-        if rec.flags & flags::TIMEWAIT != 0
-            && now.saturating_sub(rec.changed_ns) > TIMEWAIT_KEEP.as_nanos() as u64
-        {
-            probe.remove(&key);
+    records.retain(|(key, rec)| {
+        let expired = rec.flags & flags::TIMEWAIT != 0
+            && now.saturating_sub(rec.changed_ns) > TIMEWAIT_KEEP.as_nanos() as u64;
+        if expired {
+            probe.remove(key);
         }
-    }
+        !expired
+    });
+    Some(records)
 }
 
 /// The uid of the process at the other end of `stream`.
@@ -467,14 +524,15 @@ pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     Ok(cred.uid)
 }
 
-fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
+fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<metrics::QueryResult> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let netns = proto::read_request(&mut stream as &mut dyn Read)?;
     if peer_uid(&stream)? != 0 {
-        return stream.write_all(&proto::encode_refusal(
+        stream.write_all(&proto::encode_refusal(
             "the agent answers root only (it knows other users' processes)",
-        ));
+        ))?;
+        return Ok(metrics::QueryResult::Refused);
     }
     // Live records first, then the recently closed ones: a record that moves from one
     // map to the other between the two reads is then in the second. The client applies
@@ -488,5 +546,6 @@ fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<()> {
     for r in rescanned {
         probe.set_owner(&r.key, r.owner);
     }
-    stream.write_all(&proto::encode_answer(&a))
+    stream.write_all(&proto::encode_answer(&a))?;
+    Ok(metrics::QueryResult::Answered)
 }

@@ -102,6 +102,10 @@ pub fn run(
         }
     };
     cli::write_warnings(err, &warnings)?;
+    if let Some(message) = crate::agent::metrics::usage_error(&opts) {
+        writeln!(err, "netstat: {message}")?;
+        return Ok(3);
+    }
     if opts.watch || opts.audit {
         return crate::stream::run(&opts, out, err);
     }

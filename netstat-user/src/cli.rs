@@ -161,6 +161,11 @@ pub struct Options {
     pub json: bool,
     /// `--state`, `--port`, `--pid`, … (extensions for `--watch` and `--audit`).
     pub stream: StreamFilter,
+    /// `--metrics ADDR:PORT|unix:PATH` (with `--agent`; may be repeated): where the agent
+    /// serves Prometheus metrics.
+    pub metrics: Vec<MetricsAddr>,
+    /// `--metrics-owners`: per-owner metrics too, on the `unix:` endpoints only.
+    pub metrics_owners: bool,
     /// `-i NAME` (extension): the first operand with `-i` that is not `-c`'s delay.
     pub interface: Option<Vec<u8>>,
 }
@@ -183,6 +188,22 @@ pub struct StreamFilter {
     pub netns: Option<NetnsArg>,
     /// `--flow-idle SECONDS`: a UDP flow ends after this long without a datagram.
     pub flow_idle: Option<Duration>,
+}
+
+/// Where `--metrics` serves: a TCP address, or a unix socket path (`unix:PATH`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsAddr {
+    Tcp(std::net::SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+impl std::fmt::Display for MetricsAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricsAddr::Tcp(a) => write!(f, "{a}"),
+            MetricsAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
 }
 
 /// A `--netns` argument, resolved when the stream starts.
@@ -792,6 +813,17 @@ pub fn command() -> Command {
                 "SECONDS",
                 "--audit: a UDP flow ends after this long without datagrams (default 30)",
             ),
+            long_value(
+                "metrics",
+                "ADDR:PORT|unix:PATH",
+                "--agent: serve Prometheus metrics there (GET /metrics); may be repeated",
+            ),
+            long_flag(
+                "metrics-owners",
+                H_EXTENSIONS,
+                "--agent: also sockets per process name and uid, on unix: endpoints only \
+                 (they name other users' processes)",
+            ),
             Arg::new("delay")
                 .value_name("DELAY")
                 .action(ArgAction::Set)
@@ -856,6 +888,8 @@ enum Key {
     Comm,
     Netns,
     FlowIdle,
+    Metrics,
+    MetricsOwners,
 }
 
 /// The behaviour of the clap arg `id`; `None` for the `delay` operand.
@@ -913,6 +947,8 @@ fn key_of(id: &str) -> Option<Key> {
         "comm" => Key::Comm,
         "netns" => Key::Netns,
         "flow-idle" => Key::FlowIdle,
+        "metrics" => Key::Metrics,
+        "metrics-owners" => Key::MetricsOwners,
         _ => return None,
     })
 }
@@ -1267,6 +1303,8 @@ struct Flags {
     audit: bool,
     json: bool,
     stream: StreamFilter,
+    metrics: Vec<MetricsAddr>,
+    metrics_owners: bool,
 }
 
 fn bump(counter: &mut u32) {
@@ -1351,6 +1389,16 @@ impl Flags {
             Key::Watch => self.watch = true,
             Key::Audit => self.audit = true,
             Key::Json => self.json = true,
+            Key::MetricsOwners => self.metrics_owners = true,
+            Key::Metrics => match metrics_option(&arg.unwrap_or_default()) {
+                Ok(addr) => self.metrics.push(addr),
+                Err(message) => {
+                    return Err(CliExit::BadValue {
+                        warnings: std::mem::take(&mut self.warnings),
+                        message,
+                    });
+                }
+            },
             Key::State
             | Key::Port
             | Key::Sport
@@ -1596,6 +1644,8 @@ impl Flags {
             audit: self.audit,
             json: self.json,
             stream: self.stream,
+            metrics: self.metrics,
+            metrics_owners: self.metrics_owners,
             interface,
         };
         Ok((options, self.warnings))
@@ -1665,6 +1715,31 @@ fn stream_option(f: &mut StreamFilter, key: Key, value: &[u8]) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// A `--metrics` value: `unix:` and an absolute path, or a numeric `ADDR:PORT` (IPv6 in
+/// brackets). Port 0 lets the kernel choose; the agent's ready line names the port.
+fn metrics_option(value: &[u8]) -> Result<MetricsAddr, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let text = String::from_utf8_lossy(value);
+    if let Some(path) = value.strip_prefix(b"unix:") {
+        let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        return if path.is_absolute() && path.file_name().is_some() {
+            Ok(MetricsAddr::Unix(path.to_path_buf()))
+        } else {
+            Err(format!(
+                "--metrics: `{text}': unix: wants an absolute socket path (unix:/run/netstat-ebpf/metrics.sock)"
+            ))
+        };
+    }
+    text.parse::<std::net::SocketAddr>()
+        .map(MetricsAddr::Tcp)
+        .map_err(|_| {
+            format!(
+                "--metrics: `{text}' is neither a numeric ADDR:PORT (127.0.0.1:9977, [::1]:9977) \
+                 nor unix:PATH"
+            )
+        })
 }
 
 /// A TCP state by net-tools' name (`TIME_WAIT`) or ss's (`time-wait`), any case.
@@ -1902,7 +1977,9 @@ mod tests {
                 "pid",
                 "comm",
                 "netns",
-                "flow-idle"
+                "flow-idle",
+                "metrics",
+                "metrics-owners"
             ]
         );
     }
@@ -2701,6 +2778,58 @@ mod tests {
             "netstat: option '--json' doesn't allow an argument",
         );
         assert_getopt_error(&["--jsonx"], "netstat: unrecognized option '--jsonx'");
+    }
+
+    #[test]
+    fn metrics_addresses_parse_and_bad_ones_name_the_option() {
+        let o = ok(&[
+            "--agent",
+            "--metrics",
+            "127.0.0.1:9977",
+            "--metrics=[::1]:0",
+            "--metrics",
+            "unix:/run/netstat-ebpf/metrics.sock",
+            "--metrics-owners",
+        ]);
+        assert_eq!(
+            o.metrics,
+            [
+                MetricsAddr::Tcp("127.0.0.1:9977".parse().unwrap()),
+                MetricsAddr::Tcp("[::1]:0".parse().unwrap()),
+                MetricsAddr::Unix("/run/netstat-ebpf/metrics.sock".into()),
+            ]
+        );
+        assert!(o.metrics_owners);
+        assert_eq!(o.metrics[1].to_string(), "[::1]:0");
+        assert_eq!(
+            o.metrics[2].to_string(),
+            "unix:/run/netstat-ebpf/metrics.sock"
+        );
+        assert!(!ok(&["--agent"]).metrics_owners);
+        for (arg, needle) in [
+            ("localhost:9977", "numeric ADDR:PORT"),
+            ("9977", "numeric ADDR:PORT"),
+            ("127.0.0.1:65536", "numeric ADDR:PORT"),
+            ("::1:9977", "numeric ADDR:PORT"),
+            ("unix:metrics.sock", "absolute socket path"),
+            ("unix:", "absolute socket path"),
+            ("unix:/", "absolute socket path"),
+        ] {
+            let exit = fail(&["--agent", "--metrics", arg]);
+            assert_eq!(exit.exit_code(), 3, "{arg}");
+            let CliExit::BadValue { message, .. } = &exit else {
+                panic!("{arg}: {exit:?}");
+            };
+            assert!(
+                message.starts_with("--metrics: `") && message.contains(needle),
+                "{arg}: {message}"
+            );
+        }
+        // `--metrics` is matched exactly, not as a prefix of `--metrics-owners`.
+        assert_getopt_error(
+            &["--metr"],
+            "netstat: option '--metr' is ambiguous; possibilities: '--metrics' '--metrics-owners'",
+        );
     }
 
     // --- against the real net-tools ------------------------------------------------------

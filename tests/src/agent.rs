@@ -63,27 +63,33 @@ impl Agent {
     /// [`AGENT_READY_TIMEOUT`] for a stderr line containing `ready`. Panics with everything
     /// it printed when it exits or stays silent instead.
     pub fn start(socket: &Path) -> Agent {
-        Agent::spawn(socket.to_path_buf(), None, &[])
+        Agent::spawn(socket.to_path_buf(), None, &[], &[])
     }
 
     /// [`Agent::start`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
     pub fn start_with_env(socket: &Path, env: &[(&str, &str)]) -> Agent {
-        Agent::spawn(socket.to_path_buf(), None, env)
+        Agent::spawn(socket.to_path_buf(), None, env, &[])
     }
 
     /// [`Agent::start`] with the socket in a new temporary directory (mode 0755), removed
     /// when the agent is dropped.
     pub fn start_temp() -> Agent {
-        let dir = TempDir::new("agent");
-        let socket = dir.path().join("agent.sock");
-        Agent::spawn(socket, Some(dir), &[])
+        Agent::start_temp_with_args(&[])
     }
 
-    fn spawn(socket: PathBuf, dir: Option<TempDir>, env: &[(&str, &str)]) -> Agent {
+    /// [`Agent::start_temp`] with more arguments after `--agent` (e.g. `--metrics`).
+    pub fn start_temp_with_args(args: &[&str]) -> Agent {
+        let dir = TempDir::new("agent");
+        let socket = dir.path().join("agent.sock");
+        Agent::spawn(socket, Some(dir), &[], args)
+    }
+
+    fn spawn(socket: PathBuf, dir: Option<TempDir>, env: &[(&str, &str)], args: &[&str]) -> Agent {
         crate::require_root();
         let bin = ours();
         let mut child = Command::new(&bin)
             .arg("--agent")
+            .args(args)
             .env(AGENT_SOCKET_ENV, &socket)
             .env("LC_ALL", "C")
             .envs(env.iter().copied())

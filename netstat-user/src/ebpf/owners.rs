@@ -60,6 +60,7 @@ pub struct ProbeStats {
     pub passive: u64,
     pub flows_full: u64,
     pub untracked_end: u64,
+    pub transitions: u64,
 }
 
 impl OwnerProbe {
@@ -342,7 +343,7 @@ impl OwnerProbe {
                 .iter()
                 .sum())
         };
-        debug_assert_eq!(STAT_SLOTS, 7);
+        debug_assert_eq!(STAT_SLOTS, 8);
         Ok(ProbeStats {
             owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
             listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
@@ -351,6 +352,7 @@ impl OwnerProbe {
             passive: slot(netstat_common::STAT_PASSIVE)?,
             flows_full: slot(netstat_common::STAT_FLOWS_FULL)?,
             untracked_end: slot(netstat_common::STAT_UNTRACKED_END)?,
+            transitions: slot(netstat_common::STAT_TRANSITIONS)?,
         })
     }
 }
