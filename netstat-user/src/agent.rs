@@ -39,6 +39,7 @@ use std::{
 use netstat_common::{ListenKey, Owner, SockKey, SockRecord, TcpState, flags, how};
 
 use crate::{
+    caps::{self, Cap, CapSet},
     cli::Options,
     ebpf::owners::OwnerProbe,
     model::{InetProto, InetSocket, addr16},
@@ -114,6 +115,9 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     // Said without -v: each one makes some owners unknowable.
     for m in &probe.offsets_missing {
         writeln!(err, "netstat: agent: not in this kernel's BTF: {m}")?;
+    }
+    if let Some(note) = CapSet::current().and_then(proc_capability_note) {
+        writeln!(err, "netstat: agent: {note}")?;
     }
     let root = Path::new("/");
     let seeded = seed(&mut probe, root, err)?;
@@ -235,6 +239,28 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})"),
     };
     Ok(0)
+}
+
+/// What the agent cannot see in `/proc/PID/fd` with the capabilities `have` (the seed, and
+/// the look-up of a socket's new holder after fork or SCM_RIGHTS, read those links).
+/// `None` when nothing is hidden from it.
+pub fn proc_capability_note(have: CapSet) -> Option<String> {
+    let lacking = have.lacking(&[Cap::SysPtrace, Cap::DacReadSearch]);
+    let whose = match lacking.as_slice() {
+        [] => return None,
+        // ptrace_may_access: another uid, or more capabilities than ours.
+        [Cap::SysPtrace, ..] => {
+            "other users' processes and of root processes holding \
+                                 capabilities the agent lacks"
+        }
+        // The directory is mode 0500 and belongs to the process's user.
+        _ => "other users' processes",
+    };
+    Some(format!(
+        "without {}, the /proc/PID/fd of {whose} cannot be read: sockets those processes \
+         held before the agent started, or received from another process, show no owner",
+        caps::list(&lacking)
+    ))
 }
 
 pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
@@ -365,8 +391,33 @@ pub fn seed_record(s: &InetSocket, owner: Owner, now: u64) -> SockRecord {
 /// Seeds owners of the sockets that existed before the programs were attached.
 pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> io::Result<Seeded> {
     let (namespaces, errors) = seed::dump_all(root);
-    for e in errors.iter().filter(|e| !e.is_vanished()) {
+    let (refused, failed): (Vec<_>, Vec<_>) = errors
+        .iter()
+        .filter(|e| !e.is_vanished())
+        .partition(|e| e.is_not_permitted());
+    for e in failed {
         writeln!(err, "netstat: agent: seed: {e}")?;
+    }
+    // One line, however many containers: they all fail for the same reason.
+    if !refused.is_empty() {
+        const SHOWN: usize = 4;
+        let mut names: Vec<String> = refused
+            .iter()
+            .take(SHOWN)
+            .map(|e| e.ns().to_string())
+            .collect();
+        if refused.len() > SHOWN {
+            names.push(format!("{} more", refused.len() - SHOWN));
+        }
+        writeln!(
+            err,
+            "netstat: agent: seed: {} other network namespace{} not entered (setns needs \
+             CAP_SYS_ADMIN, which this agent lacks): their sockets made before the agent \
+             started show no owner, later ones are tracked: {}",
+            refused.len(),
+            if refused.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        )?;
     }
     let proc_root = root.join("proc");
     let (programs, _) = ProgramMap::scan(&proc_root);
@@ -464,16 +515,22 @@ fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
         return;
     }
     let (again, errors) = seed::dump_all(root);
-    if errors.iter().any(|e| !e.is_vanished()) {
-        // An incomplete view must not delete live records.
-        return;
-    }
+    // An incomplete view must not delete live records: the records of a namespace that
+    // could not be dumped stay (one that is gone has no live socket left).
+    let unseen: HashSet<u32> = errors
+        .iter()
+        .filter(|e| !e.is_vanished())
+        .map(|e| e.ns().inum)
+        .collect();
     let live: HashSet<(u32, u64)> = again
         .iter()
         .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
         .collect();
     for (key, rec) in records {
-        if rec.flags & flags::SEEDED != 0 && !live.contains(&(key.netns, key.cookie)) {
+        if rec.flags & flags::SEEDED != 0
+            && !unseen.contains(&key.netns)
+            && !live.contains(&(key.netns, key.cookie))
+        {
             probe.remove(&key);
         }
     }
@@ -548,4 +605,33 @@ fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<metrics::
     }
     stream.write_all(&proto::encode_answer(&a))?;
     Ok(metrics::QueryResult::Answered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(caps: &[Cap]) -> CapSet {
+        CapSet(caps.iter().fold(0, |acc, &c| acc | 1 << c as u32))
+    }
+
+    #[test]
+    fn proc_note_names_each_missing_capability() {
+        assert_eq!(
+            proc_capability_note(set(&[Cap::SysPtrace, Cap::DacReadSearch])),
+            None
+        );
+        let note = proc_capability_note(set(&[Cap::DacReadSearch])).unwrap();
+        assert!(note.starts_with("without CAP_SYS_PTRACE, "), "{note}");
+        assert!(note.contains("root processes"), "{note}");
+        let note = proc_capability_note(set(&[Cap::SysPtrace])).unwrap();
+        assert!(note.starts_with("without CAP_DAC_READ_SEARCH, "), "{note}");
+        assert!(!note.contains("root processes"), "{note}");
+        // CAP_SYS_ADMIN does not stand in for these.
+        let note = proc_capability_note(set(&[Cap::SysAdmin])).unwrap();
+        assert!(
+            note.starts_with("without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, "),
+            "{note}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use crate::caps::{self, Cap, CapSet};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
@@ -34,8 +35,30 @@ pub enum LoadError {
     NoObject,
     #[error("loading eBPF programs needs root (CAP_BPF and CAP_PERFMON); running as uid {euid}")]
     NotPrivileged { euid: u32 },
-    #[error("tracefs is not mounted at {TRACEFS} (mount -t tracefs nodev {TRACEFS})")]
-    NoTracefs,
+    /// Root, but without some capability the programs need (a capability-bounded service).
+    #[error(
+        "{what} needs {}; this process lacks {} (its effective set is {:#x})",
+        caps::list(needed), caps::list(lacking), have.0
+    )]
+    MissingCapabilities {
+        what: &'static str,
+        needed: &'static [Cap],
+        lacking: Vec<Cap>,
+        have: CapSet,
+    },
+    #[error(
+        "tracefs is not mounted at {TRACEFS} and mounting it failed: {source}{}",
+        if source.raw_os_error() == Some(libc::EPERM) {
+            " (mounting needs CAP_SYS_ADMIN: mount it before starting, as systemd's \
+             sys-kernel-tracing.mount does, or `mount -t tracefs nodev /sys/kernel/tracing`)"
+        } else {
+            ""
+        }
+    )]
+    NoTracefs {
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot read the tracepoint format {path}: {source}")]
     Format {
         path: String,
@@ -404,7 +427,7 @@ pub struct StateProbe {
 
 impl StateProbe {
     pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
-        require_privilege()?;
+        require_privilege("loading the state-change tracepoint", STATE_PROBE_CAPS)?;
         check_tracefs()?;
         let (all, offsets, offsets_error) = match resolve_offsets() {
             Ok((o, _)) if o.skc_net != OFFSET_UNKNOWN && o.net_inum != OFFSET_UNKNOWN => {
@@ -483,8 +506,20 @@ pub(crate) fn load_object(
     Ok(loader.load(OBJECT)?)
 }
 
-/// Root is needed to load programs; says so with the uid otherwise.
-pub(crate) fn require_privilege() -> Result<(), LoadError> {
+/// What the state-change tracepoint alone needs (`--watch`): maps, a tracepoint program
+/// and its kernel reads.
+pub(crate) const STATE_PROBE_CAPS: &[Cap] = &[Cap::Bpf, Cap::Perfmon];
+/// What the owner programs need besides: cgroup and sock_ops programs are "net admin"
+/// program types to the kernel.
+pub(crate) const OWNER_PROBE_CAPS: &[Cap] = &[Cap::Bpf, Cap::Perfmon, Cap::NetAdmin];
+
+/// Root is needed to load programs; says so with the uid otherwise. Root without one of
+/// `needed` (a service whose capability bounding set leaves it out) is told which one,
+/// before the kernel answers a bare EPERM somewhere in the load.
+pub(crate) fn require_privilege(
+    what: &'static str,
+    needed: &'static [Cap],
+) -> Result<(), LoadError> {
     if OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
@@ -493,14 +528,26 @@ pub(crate) fn require_privilege() -> Result<(), LoadError> {
     if euid != 0 {
         return Err(LoadError::NotPrivileged { euid });
     }
+    // Unknown (no /proc): let the kernel decide.
+    if let Some(have) = CapSet::current() {
+        let lacking = have.lacking(needed);
+        if !lacking.is_empty() {
+            return Err(LoadError::MissingCapabilities {
+                what,
+                needed,
+                lacking,
+                have,
+            });
+        }
+    }
     Ok(())
 }
 
 /// Mounts tracefs if needed and checks the state tracepoint's record layout.
 pub(crate) fn check_tracefs() -> Result<(), LoadError> {
     let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
-    if !tracefs_mounted() && !mount_tracefs() {
-        return Err(LoadError::NoTracefs);
+    if !tracefs_mounted() {
+        mount_tracefs().map_err(|source| LoadError::NoTracefs { source })?;
     }
     let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
         path: format_path.clone(),
@@ -513,20 +560,29 @@ fn tracefs_mounted() -> bool {
     Path::new(TRACEFS).join("events").is_dir()
 }
 
-/// Mounts tracefs where aya looks for it (root only; also what `cargo xtask setup` does).
-/// Inside `ip netns exec`, which gives the command a fresh /sys, this mounts it in that
-/// private mount namespace only.
-fn mount_tracefs() -> bool {
-    let (Ok(src), Ok(dir), Ok(fs)) = (
-        std::ffi::CString::new("nodev"),
-        std::ffi::CString::new(TRACEFS),
-        std::ffi::CString::new("tracefs"),
-    ) else {
-        return false;
+/// Mounts tracefs where aya looks for it (CAP_SYS_ADMIN; also what `cargo xtask setup`
+/// does). Inside `ip netns exec`, which gives the command a fresh /sys, this mounts it in
+/// that private mount namespace only.
+fn mount_tracefs() -> io::Result<()> {
+    // SAFETY: NUL-terminated literals; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
-    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
-    let rc = unsafe { libc::mount(src.as_ptr(), dir.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-    rc == 0 && tracefs_mounted()
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if !tracefs_mounted() {
+        return Err(io::Error::other(format!(
+            "mounted, but {TRACEFS}/events is not there"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ pub struct Agent {
     child: Child,
     socket: PathBuf,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// It never became ready and has been reaped: dropping it checks nothing.
+    ended: bool,
     /// Declared last: removed after the agent has stopped.
     _dir: Option<TempDir>,
 }
@@ -63,31 +65,64 @@ impl Agent {
     /// [`AGENT_READY_TIMEOUT`] for a stderr line containing `ready`. Panics with everything
     /// it printed when it exits or stays silent instead.
     pub fn start(socket: &Path) -> Agent {
-        Agent::spawn(socket.to_path_buf(), None, &[], &[])
+        Agent::spawn(socket.to_path_buf(), None, &[], &[], None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// [`Agent::start`] with extra environment variables (e.g. `NOTIFY_SOCKET`).
     pub fn start_with_env(socket: &Path, env: &[(&str, &str)]) -> Agent {
-        Agent::spawn(socket.to_path_buf(), None, env, &[])
+        Agent::spawn(socket.to_path_buf(), None, env, &[], None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// [`Agent::start`] with the socket in a new temporary directory (mode 0755), removed
     /// when the agent is dropped.
     pub fn start_temp() -> Agent {
-        Agent::start_temp_with_args(&[])
+        Agent::try_start_capped(None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Agent::start_temp`], but as systemd starts a service with
+    /// `CapabilityBoundingSet=CAPS` and root's uid: through `setpriv`, with exactly
+    /// `caps` (`CAP_BPF`...) in the bounding set and none inheritable or ambient, so the
+    /// agent's exec gives it exactly those. `None`: all of root's. `Err` holds the
+    /// agent's stderr when it ends or stays silent instead of reporting `ready`.
+    pub fn try_start_capped(caps: Option<&[String]>) -> Result<Agent, String> {
+        let dir = TempDir::new("agent");
+        let socket = dir.path().join("agent.sock");
+        Agent::spawn(socket, Some(dir), &[], &[], caps)
     }
 
     /// [`Agent::start_temp`] with more arguments after `--agent` (e.g. `--metrics`).
     pub fn start_temp_with_args(args: &[&str]) -> Agent {
         let dir = TempDir::new("agent");
         let socket = dir.path().join("agent.sock");
-        Agent::spawn(socket, Some(dir), &[], args)
+        Agent::spawn(socket, Some(dir), &[], args, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn spawn(socket: PathBuf, dir: Option<TempDir>, env: &[(&str, &str)], args: &[&str]) -> Agent {
+    fn spawn(
+        socket: PathBuf,
+        dir: Option<TempDir>,
+        env: &[(&str, &str)],
+        args: &[&str],
+        caps: Option<&[String]>,
+    ) -> Result<Agent, String> {
         crate::require_root();
         let bin = ours();
-        let mut child = Command::new(&bin)
+        let mut cmd = match caps {
+            None => Command::new(&bin),
+            Some(caps) => {
+                let mut bounding = String::from("-all");
+                for cap in caps {
+                    let name = cap.strip_prefix("CAP_").unwrap_or(cap).to_ascii_lowercase();
+                    bounding.push_str(",+");
+                    bounding.push_str(&name);
+                }
+                let mut cmd = Command::new(crate::setpriv_bin());
+                cmd.args(["--bounding-set", &bounding])
+                    .args(["--inh-caps", "-all", "--ambient-caps", "-all", "--"])
+                    .arg(&bin);
+                cmd
+            }
+        };
+        let mut child = cmd
             .arg("--agent")
             .args(args)
             .env(AGENT_SOCKET_ENV, &socket)
@@ -130,30 +165,33 @@ impl Agent {
             child,
             socket,
             stderr,
+            ended: false,
             _dir: dir,
         };
         let deadline = Instant::now() + AGENT_READY_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(line) if line.contains("ready") => return agent,
+                Ok(line) if line.contains("ready") => return Ok(agent),
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     let text = agent.stderr();
                     agent.kill();
-                    panic!(
+                    agent.ended = true;
+                    return Err(format!(
                         "`{} --agent` printed no `ready` line within {AGENT_READY_TIMEOUT:?}; \
                          killed. Its stderr:\n{text}",
                         bin.display()
-                    );
+                    ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = agent.child.wait();
+                    agent.ended = true;
                     let text = agent.stderr();
-                    panic!(
+                    return Err(format!(
                         "`{} --agent` ended ({status:?}) before printing `ready`. Its stderr:\n{text}",
                         bin.display()
-                    );
+                    ));
                 }
             }
         }
@@ -221,6 +259,9 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
         let result = self.stop();
         // Let the reader thread take the last lines.
         thread::sleep(Duration::from_millis(50));
@@ -240,6 +281,72 @@ impl Drop for Agent {
             Err(e) => panic!("{e}; the agent's stderr:\n{stderr}"),
         }
     }
+}
+
+/// The capabilities a systemd unit's `[Service]` section keeps with
+/// `CapabilityBoundingSet=` (several lines add up, as systemd merges them), in order,
+/// e.g. `["CAP_BPF", ...]`. `Err` for what this does not model: no such line, an empty
+/// one (a reset) or an inverted `~` list.
+pub fn unit_bounding_set(unit: &str) -> Result<Vec<String>, String> {
+    let mut section = "";
+    let mut caps: Vec<String> = Vec::new();
+    let mut seen = false;
+    for line in unit.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let Some(value) = line.strip_prefix("CapabilityBoundingSet=") else {
+            continue;
+        };
+        if section != "[Service]" {
+            return Err(format!("`{line}` outside [Service]"));
+        }
+        if value.trim().is_empty() || value.trim_start().starts_with('~') {
+            return Err(format!(
+                "`{line}`: a reset or an inverted list is not what the agent's unit uses"
+            ));
+        }
+        seen = true;
+        for cap in value.split_whitespace() {
+            if !cap.starts_with("CAP_") {
+                return Err(format!("`{cap}` in `{line}` is not a capability name"));
+            }
+            if !caps.iter().any(|c| c == cap) {
+                caps.push(cap.to_string());
+            }
+        }
+    }
+    if !seen {
+        return Err("no CapabilityBoundingSet= line in [Service]".into());
+    }
+    Ok(caps)
+}
+
+/// The `CapEff:` mask of process `pid` (`None` when it is gone or unreadable).
+pub fn effective_caps(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// The bit of a capability name, from `linux/capability.h` (those this project's tests
+/// may meet in the agent's unit).
+pub fn cap_bit(name: &str) -> Option<u32> {
+    Some(match name {
+        "CAP_DAC_OVERRIDE" => 1,
+        "CAP_DAC_READ_SEARCH" => 2,
+        "CAP_NET_ADMIN" => 12,
+        "CAP_SYS_PTRACE" => 19,
+        "CAP_SYS_ADMIN" => 21,
+        "CAP_SYS_RESOURCE" => 24,
+        "CAP_PERFMON" => 38,
+        "CAP_BPF" => 39,
+        _ => return None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,14 +771,31 @@ impl Script {
     /// Starts `python3 -u owners.py ROLE --lifetime 300 ARGS` in `ns` and waits
     /// [`SCRIPT_TIMEOUT`] for `pid` and `ready`. Panics with its output otherwise.
     pub fn start(ns: &Netns, role: &str, args: &[&str]) -> Script {
+        Script::start_as(ns, None, role, args)
+    }
+
+    /// [`Script::start`] as `uid` (gid the same, no supplementary groups) when `Some`.
+    pub fn start_as(ns: &Netns, uid: Option<u32>, role: &str, args: &[&str]) -> Script {
         assert!(
             Path::new(PYTHON).is_file(),
             "{PYTHON} is missing: the owner tests run their socket holders with it"
         );
         let script = script_path();
-        let what = format!("owners.py {role} {} (in {})", args.join(" "), ns.name());
-        let mut child = Command::new(ip_bin())
-            .args(["netns", "exec", ns.name(), PYTHON, "-u"])
+        let as_whom = uid.map_or_else(String::new, |u| format!(" as uid {u}"));
+        let what = format!(
+            "owners.py {role} {} (in {}{as_whom})",
+            args.join(" "),
+            ns.name()
+        );
+        let mut cmd = Command::new(ip_bin());
+        cmd.args(["netns", "exec", ns.name()]);
+        if let Some(uid) = uid {
+            cmd.arg(crate::setpriv_bin())
+                .args([format!("--reuid={uid}"), format!("--regid={uid}")])
+                .arg("--clear-groups");
+        }
+        let mut child = cmd
+            .args([PYTHON, "-u"])
             .arg(&script)
             .args([role, "--lifetime", "300"])
             .args(args)
@@ -949,6 +1073,20 @@ tcp 0 0 1.2.3.4:1 0.0.0.0:* LISTEN garbage\n";
         assert!(lines[2].contains(":38923 ") && lines[2].contains("LISTEN"));
         assert!(lines[3].starts_with("tcp6"));
         assert!(kept.ends_with("python3        \n"));
+    }
+
+    #[test]
+    fn unit_bounding_sets_add_up_within_service() {
+        let unit = "[Unit]\nDescription=x\n[Service]\n# CapabilityBoundingSet=CAP_SYS_ADMIN\n\
+CapabilityBoundingSet=CAP_BPF CAP_PERFMON\nNoNewPrivileges=yes\nCapabilityBoundingSet=CAP_NET_ADMIN CAP_BPF\n";
+        assert_eq!(
+            unit_bounding_set(unit).unwrap(),
+            ["CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN"]
+        );
+        assert!(unit_bounding_set("[Service]\nType=notify\n").is_err());
+        assert!(unit_bounding_set("[Service]\nCapabilityBoundingSet=~CAP_SYS_ADMIN\n").is_err());
+        assert!(unit_bounding_set("[Service]\nCapabilityBoundingSet=\n").is_err());
+        assert!(unit_bounding_set("[Service]\nCapabilityBoundingSet=bpf\n").is_err());
     }
 
     #[test]

@@ -192,7 +192,8 @@ pub fn run_netstat_in_env(
     run_command(cmd)
 }
 
-fn setpriv_bin() -> &'static str {
+/// setpriv (util-linux), or a panic saying it is missing.
+pub fn setpriv_bin() -> &'static str {
     const SETPRIV: &str = "/usr/bin/setpriv";
     assert!(
         Path::new(SETPRIV).is_file(),

@@ -5,6 +5,7 @@ mod bench_churn;
 mod bench_iface;
 mod bench_routes;
 mod cmd;
+mod deb;
 mod parse;
 mod setup;
 mod timing;
@@ -46,6 +47,9 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Setup, build, then the Debian package target/debian/netstat-ebpf_*.deb (cargo-deb),
+    /// with the man page and completions found in target/dist; prints its path
+    Deb,
     /// Setup, build, then rustfmt check, clippy and every test (unit and integration;
     /// the integration tests need root)
     Test,
@@ -113,6 +117,11 @@ fn run_task(task: Task) -> Result<ExitCode> {
             };
             let status = cmd.args(&args).status()?;
             return Ok(ExitCode::from(exit_code(status)));
+        }
+        Task::Deb => {
+            build(&root)?;
+            let deb = deb::deb(&root, &target_dir(&root)?)?;
+            println!("{}", deb.display());
         }
         Task::Test => test(&root)?,
         Task::Bench {

@@ -81,6 +81,18 @@ pub fn bpf_linker_version(output: &str) -> Option<&str> {
     words.next()
 }
 
+/// Version from `cargo deb --version` (`cargo-deb 3.8.0`).
+pub fn cargo_deb_version(output: &str) -> Option<&str> {
+    let mut words = output.split_whitespace();
+    (words.next()? == "cargo-deb").then_some(())?;
+    words.next()
+}
+
+/// The major number of a `MAJOR.MINOR.PATCH` version.
+pub fn major_version(version: &str) -> Option<u32> {
+    version.split('.').next()?.parse().ok()
+}
+
 /// The toolchain's LLVM shared library, from the file names in `$(rustc --print sysroot)/lib`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LlvmLib {
@@ -115,6 +127,16 @@ pub fn llvm_lib<'a>(file_names: impl IntoIterator<Item = &'a str>) -> Result<Llv
                 .join(", ")
         )),
     }
+}
+
+/// The version of package `name` in `cargo metadata --format-version 1 --no-deps`.
+pub fn package_version(metadata_json: &str, name: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(metadata_json).ok()?;
+    let packages = value.get("packages")?.as_array()?;
+    let package = packages
+        .iter()
+        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))?;
+    package.get("version")?.as_str().map(str::to_owned)
 }
 
 /// `cargo metadata --format-version 1 --no-deps`'s `target_directory`.
@@ -193,6 +215,27 @@ mod tests {
         assert_eq!(bpf_linker_version("bpf-linker 0.13.0\n"), Some("0.13.0"));
         assert_eq!(bpf_linker_version("something 0.13.0\n"), None);
         assert_eq!(bpf_linker_version(""), None);
+    }
+
+    #[test]
+    fn package_versions_from_metadata() {
+        let json = r#"{"packages":[{"name":"xtask","version":"0.1.0"},
+            {"name":"netstat-user","version":"0.2.3"}],"target_directory":"/t"}"#;
+        assert_eq!(
+            package_version(json, "netstat-user").as_deref(),
+            Some("0.2.3")
+        );
+        assert_eq!(package_version(json, "other"), None);
+        assert_eq!(package_version("not json", "xtask"), None);
+    }
+
+    #[test]
+    fn cargo_deb_versions() {
+        assert_eq!(cargo_deb_version("cargo-deb 3.8.0\n"), Some("3.8.0"));
+        assert_eq!(cargo_deb_version("error: no such command: `deb`\n"), None);
+        assert_eq!(major_version("3.8.0"), Some(3));
+        assert_eq!(major_version("1.44.1"), Some(1));
+        assert_eq!(major_version("x.1"), None);
     }
 
     #[test]

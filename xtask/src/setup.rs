@@ -9,6 +9,11 @@ use crate::{cmd::Cmd, parse};
 
 /// bpf-linker release built against the nightly toolchain's own LLVM (ENVIRONMENT.md).
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// cargo-deb release installed for `cargo xtask deb` when none is present.
+const CARGO_DEB_VERSION: &str = "3.8.0";
+/// Oldest cargo-deb accepted when one is already installed: 2.0 has everything
+/// `[package.metadata.deb]` in netstat-user/Cargo.toml uses (globs, systemd-units).
+const CARGO_DEB_MIN_MAJOR: u32 = 2;
 
 struct Package {
     name: &'static str,
@@ -26,6 +31,10 @@ const PACKAGES: &[Package] = &[
     required("util-linux", "setpriv, mount"),
     required("python3", "test helpers"),
     required("nftables", "NAT rules for the -M (conntrack) tests"),
+    required(
+        "dpkg-dev",
+        "dpkg-shlibdeps for the Debian package's Depends",
+    ),
     optional("bpftool", "inspecting loaded programs"),
     optional("libbpf-tools", "tcpstates/tcplife, benchmarks only"),
 ];
@@ -87,6 +96,7 @@ pub fn setup(root: &Path, verbose: bool) -> Result<()> {
     s.debian_packages()?;
     s.rust_toolchains(root)?;
     s.bpf_linker()?;
+    s.cargo_deb()?;
     s.mounts()?;
 
     if !s.blocked.is_empty() {
@@ -333,6 +343,48 @@ impl Setup {
         Ok(())
     }
 
+    /// cargo-deb builds the Debian package (`cargo xtask deb`, and the packaging test of
+    /// `cargo xtask test`); it is a cargo subcommand, installed in $CARGO_HOME/bin.
+    fn cargo_deb(&mut self) -> Result<()> {
+        let step = "cargo-deb (cargo xtask deb)";
+        let probe = || {
+            let out = cargo_here().args(["deb", "--version"]).probe();
+            out.as_deref()
+                .and_then(parse::cargo_deb_version)
+                .map(str::to_owned)
+        };
+        let found = probe();
+        if found
+            .as_deref()
+            .and_then(parse::major_version)
+            .is_some_and(|major| major >= CARGO_DEB_MIN_MAJOR)
+        {
+            self.present(step);
+            return Ok(());
+        }
+        let cmd = cargo_here().args([
+            "install",
+            "cargo-deb",
+            "--version",
+            CARGO_DEB_VERSION,
+            "--locked",
+            "--force",
+        ]);
+        let why = match &found {
+            Some(v) => format!("found {v}, older than {CARGO_DEB_MIN_MAJOR}.0; "),
+            None => String::new(),
+        };
+        self.installing(step, &format!("{why}a few minutes, once: {cmd}"));
+        cmd.run()?;
+        if probe().is_none() {
+            bail!(
+                "cargo-deb was installed but `cargo deb --version` does not answer: is \
+                 $CARGO_HOME/bin on PATH?"
+            );
+        }
+        Ok(())
+    }
+
     fn mounts(&mut self) -> Result<()> {
         let mounts = fs::read_to_string("/proc/mounts").context("reading /proc/mounts")?;
         for m in MOUNTS {
@@ -352,6 +404,13 @@ impl Setup {
         }
         Ok(())
     }
+}
+
+/// cargo on the toolchain rustup picks by default, not the one that started xtask.
+fn cargo_here() -> Cmd {
+    Cmd::new("cargo")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTUP_TOOLCHAIN_SOURCE")
 }
 
 /// rustup without the toolchain choice of the `cargo` that started xtask.

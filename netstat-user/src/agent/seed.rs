@@ -50,7 +50,8 @@ pub enum SeedError {
     /// (and its PID may have been reused) between [`network_namespaces`] and the dump.
     #[error("netns {ns}: the file now refers to namespace inode {found}")]
     Replaced { ns: NetnsHandle, found: u64 },
-    #[error("netns {ns}: setns(CLONE_NEWNET) failed: {source}")]
+    #[error("netns {ns}: setns(CLONE_NEWNET) failed: {source}{}",
+        if source.raw_os_error() == Some(libc::EPERM) { " (it needs CAP_SYS_ADMIN)" } else { "" })]
     Setns { ns: NetnsHandle, source: io::Error },
     #[error("netns {ns}: dumping {proto:?}/{family:?} sockets failed: {source}")]
     Dump {
@@ -74,6 +75,12 @@ impl SeedError {
             | SeedError::Dump { ns, .. }
             | SeedError::Thread { ns, .. } => ns,
         }
+    }
+
+    /// True when setns was refused for want of CAP_SYS_ADMIN (the agent runs with a
+    /// bounded capability set): every other namespace fails the same way.
+    pub fn is_not_permitted(&self) -> bool {
+        matches!(self, SeedError::Setns { source, .. } if source.raw_os_error() == Some(libc::EPERM))
     }
 
     /// True when the namespace was only reachable through a process that exited since it
@@ -226,8 +233,12 @@ fn dump_here(ns: &NetnsHandle) -> Result<Vec<InetSocket>, SeedError> {
             found,
         });
     }
+    // The namespace this thread is already in needs no setns, which would need
+    // CAP_SYS_ADMIN even there: a capability-bounded agent still seeds its own.
+    let already_there =
+        std::fs::metadata("/proc/thread-self/ns/net").is_ok_and(|m| m.ino() == found);
     // SAFETY: setns only reads the fd, which `file` keeps open for the call.
-    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+    if !already_there && unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(SeedError::Setns {
             ns: ns.clone(),
             source: io::Error::last_os_error(),

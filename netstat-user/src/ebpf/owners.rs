@@ -71,7 +71,7 @@ impl OwnerProbe {
 
     /// With `Some`, the state tracepoint also queues events (see [`super::EventRing`]).
     pub fn load_with(events: Option<super::ProbeOptions>) -> Result<Self, LoadError> {
-        require_privilege()?;
+        require_privilege("loading the socket-owner programs", super::OWNER_PROBE_CAPS)?;
         check_tracefs()?;
         let (offsets, offsets_missing) = resolve_offsets().map_err(LoadError::Btf)?;
         // Without these the map has no key, or its owners no identity.
