@@ -28,7 +28,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, Command};
+use clap::{Arg, ArgAction, Command, ValueHint};
 
 /// What the run prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -710,6 +710,8 @@ fn long_value(id: &'static str, value: &'static str, help: &'static str) -> Arg 
     Arg::new(id)
         .long(id)
         .value_name(value)
+        // Completions offer no file names for these (--netns says otherwise).
+        .value_hint(ValueHint::Other)
         .action(ArgAction::Append)
         .help(help)
         .help_heading(H_FILTERS)
@@ -788,6 +790,7 @@ pub fn command() -> Command {
                 .short('A')
                 .long("protocol")
                 .value_name("AF[,AF...]")
+                .value_hint(ValueHint::Other)
                 .action(ArgAction::Append)
                 .help(
                     "address families to show: inet inet6 unix ipx ax25 netrom rose x25 ddp \
@@ -925,7 +928,8 @@ pub fn command() -> Command {
                 "netns",
                 "NETNS",
                 "only this network namespace (inode number, ip-netns name or path)",
-            ),
+            )
+            .value_hint(ValueHint::AnyPath),
             long_value(
                 "flow-idle",
                 "SECONDS",
@@ -933,6 +937,7 @@ pub fn command() -> Command {
             ),
             Arg::new("delay")
                 .value_name("DELAY")
+                .value_hint(ValueHint::Other)
                 .action(ArgAction::Set)
                 .help(
                     "with -c: seconds between listings (default 1); with -i, an interface \
