@@ -20,9 +20,11 @@
 //! * options act left to right, so `-V`, `-h`, `-?`, `-Z` and bad families end the
 //!   parse where they stand (`netstat -V -Q` prints the version).
 //!
-//! Our own long options (`--agent`, `--watch`, `--audit`, `--json`) sit in a second
-//! tier: they are looked up only when no net-tools option matches, so every net-tools
-//! command line (`--w`, `--a`, ...) behaves and fails exactly as in net-tools.
+//! Our own long options (`--agent`, `--watch`, `--audit`, `--json` and the live-mode
+//! filters) sit in a second tier: they are looked up only when no net-tools option
+//! matches, so every net-tools command line (`--w`, `--a`, ...) behaves and fails exactly
+//! as in net-tools. `-h` prints net-tools' text, then [`extensions_help`] lists them.
+//! The same definition gives the man page and shell completions (the netstat-docs crate).
 
 use std::ffi::OsString;
 use std::io::{self, Write};
