@@ -20,15 +20,17 @@
 //! * options act left to right, so `-V`, `-h`, `-?`, `-Z` and bad families end the
 //!   parse where they stand (`netstat -V -Q` prints the version).
 //!
-//! Our own long options (`--agent`, `--watch`, `--audit`, `--json`) sit in a second
-//! tier: they are looked up only when no net-tools option matches, so every net-tools
-//! command line (`--w`, `--a`, ...) behaves and fails exactly as in net-tools.
+//! Our own long options (`--agent`, `--watch`, `--audit`, `--json` and the live-mode
+//! filters) sit in a second tier: they are looked up only when no net-tools option
+//! matches, so every net-tools command line (`--w`, `--a`, ...) behaves and fails exactly
+//! as in net-tools. `-h` prints net-tools' text, then [`extensions_help`] lists them.
+//! The same definition gives the man page and shell completions (the netstat-docs crate).
 
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, Command};
+use clap::{Arg, ArgAction, Command, ValueHint};
 
 /// What the run prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -301,8 +303,16 @@ impl CliExit {
         match self {
             CliExit::Version { .. } => out.write_all(VERSION.as_bytes()),
             CliExit::Help { .. } => {
+                // net-tools' usage text ends with the family list's title and prints the
+                // list itself on stderr. Our section comes after the list, on stdout:
+                // stdout starts with net-tools' exact text and stderr is net-tools' bytes,
+                // and the flushes keep the reading order (title, list, extensions) where
+                // both go to one terminal.
                 out.write_all(USAGE.as_bytes())?;
-                err.write_all(af_list().as_bytes())
+                out.flush()?;
+                err.write_all(af_list().as_bytes())?;
+                err.flush()?;
+                out.write_all(extensions_help().as_bytes())
             }
             CliExit::Usage { message, .. } => {
                 if let Some(message) = message {
@@ -446,6 +456,104 @@ const USAGE: &str = concat!(
     "  List of possible address families (which support routing):\n",
 );
 
+/// Where the help column of [`USAGE`] starts (8 spaces, then 25 for the option).
+const HELP_COLUMN: usize = 33;
+/// The width [`extensions_help`] wraps to, as net-tools' lines stay below 80.
+const HELP_WIDTH: usize = 79;
+
+/// The section `-h` adds after net-tools' text: a blank line, then for each heading of
+/// our own options its title and one entry per arg in net-tools' layout. Generated from
+/// the clap args, so it lists exactly the options the walker accepts as extensions.
+pub fn extensions_help() -> String {
+    let cmd = command();
+    let mut text = String::new();
+    for heading in EXTENSION_HEADINGS {
+        text.push('\n');
+        text.push_str(heading);
+        text.push_str(":\n");
+        for arg in cmd
+            .get_arguments()
+            .filter(|a| a.get_help_heading() == Some(heading))
+        {
+            let mut option = String::new();
+            if let Some(c) = arg.get_short() {
+                option.push('-');
+                option.push(c);
+                if arg.get_long().is_some() {
+                    option.push_str(", ");
+                }
+            }
+            if let Some(long) = arg.get_long() {
+                option.push_str("--");
+                option.push_str(long);
+            }
+            if arg.get_action().takes_values() {
+                for value in arg.get_value_names().into_iter().flatten() {
+                    option.push(' ');
+                    option.push_str(value);
+                }
+            }
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            push_entry(&mut text, &option, &help);
+        }
+    }
+    text
+}
+
+/// One `        OPTION                   help` entry, the help wrapped at [`HELP_WIDTH`]
+/// under [`HELP_COLUMN`]; an option too wide for its column puts the help on the next line.
+fn push_entry(text: &mut String, option: &str, help: &str) {
+    let mut line = format!("        {option}");
+    if line.len() >= HELP_COLUMN {
+        text.push_str(&line);
+        text.push('\n');
+        line.clear();
+    }
+    // Whether the line holds a word of the help yet.
+    let mut started = false;
+    for word in help.split_whitespace() {
+        if started && line.len() + 1 + word.len() > HELP_WIDTH {
+            text.push_str(&line);
+            text.push('\n');
+            line.clear();
+            started = false;
+        }
+        if started {
+            line.push(' ');
+        } else {
+            line.push_str(&" ".repeat(HELP_COLUMN - line.len()));
+        }
+        line.push_str(word);
+        started = true;
+    }
+    text.push_str(&line);
+    text.push('\n');
+}
+
+/// Every option spelling the parser accepts, read from the tables the walker uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// Long option names without `--`, each once, in table order.
+    pub longs: Vec<String>,
+    /// Short option characters, in table order.
+    pub shorts: Vec<char>,
+}
+
+/// What [`parse`] accepts, for the documents that must name every option and their tests.
+pub fn accepted_options() -> Accepted {
+    let table = OptTable::from_command(&command());
+    let mut longs: Vec<String> = Vec::new();
+    for opt in table.legacy.iter().chain(&table.extensions) {
+        if !longs.contains(&opt.name) {
+            longs.push(opt.name.clone());
+        }
+    }
+    Accepted {
+        longs,
+        shorts: table.shorts.iter().map(|s| char::from(s.c)).collect(),
+    }
+}
+
 /// `version()`: Release, Signature and Features of Debian's net-tools 2.10 build
 /// (the `HW:` line ends with a space).
 const VERSION: &str = concat!(
@@ -569,8 +677,32 @@ const H_MODES: &str = "Modes";
 const H_SOCKETS: &str = "Sockets";
 const H_FAMILIES: &str = "Address families";
 const H_DISPLAY: &str = "Display options";
-/// Our own options; the walker matches them only when no net-tools option matches.
-const H_EXTENSIONS: &str = "Extensions (not in net-tools)";
+const H_OPERANDS: &str = "Operands";
+/// Our own options; the walker matches them (and [`H_FILTERS`]) only when no net-tools
+/// option matches.
+const H_EXTENSIONS: &str = "Extensions (not in net-tools 2.10)";
+/// Our own options that narrow `--watch` and `--audit`.
+const H_FILTERS: &str = "Live-mode filters (not in net-tools 2.10)";
+
+/// Every help heading of [`command()`], in the order the man page shows them.
+pub const HEADINGS: [&str; 7] = [
+    H_MODES,
+    H_SOCKETS,
+    H_FAMILIES,
+    H_DISPLAY,
+    H_OPERANDS,
+    H_EXTENSIONS,
+    H_FILTERS,
+];
+
+/// The headings of our own options, in the order `-h` lists them.
+const EXTENSION_HEADINGS: [&str; 2] = [H_EXTENSIONS, H_FILTERS];
+
+/// Whether `arg` is one of our own options (not in net-tools 2.10).
+pub fn is_extension(arg: &Arg) -> bool {
+    arg.get_help_heading()
+        .is_some_and(|h| EXTENSION_HEADINGS.contains(&h))
+}
 
 /// Arg ids of the family long options (`AFTRANS_OPTS`) are this prefix + the alias.
 const AF_ID_PREFIX: &str = "af-";
@@ -596,14 +728,16 @@ fn flag_arg(id: &'static str, short: char, heading: &'static str, help: &'static
         .help_heading(heading)
 }
 
-/// One of our own options that takes a value (may be repeated).
+/// A live-mode filter: one of our own options that takes a value (may be repeated).
 fn long_value(id: &'static str, value: &'static str, help: &'static str) -> Arg {
     Arg::new(id)
         .long(id)
         .value_name(value)
+        // Completions offer no file names for these (--netns says otherwise).
+        .value_hint(ValueHint::Other)
         .action(ArgAction::Append)
         .help(help)
-        .help_heading(H_EXTENSIONS)
+        .help_heading(H_FILTERS)
 }
 
 fn long_flag(id: &'static str, heading: &'static str, help: &'static str) -> Arg {
@@ -614,7 +748,10 @@ fn long_flag(id: &'static str, heading: &'static str, help: &'static str) -> Arg
         .help_heading(heading)
 }
 
-/// The clap definition of every option (name, short, long, help), used later for the man page and completions.
+/// The clap definition of every option (name, short, long, help): the walker's tables,
+/// the extension section of `-h`, and the man page and shell completions (netstat-docs).
+/// `hide` only keeps an arg out of those documents: it is set on the one arg whose clap
+/// name is not an option (`--af-unix`, below).
 ///
 /// The long options are in the order of net-tools' `longopts[]` (netstat.c:2026, the
 /// `AFTRANS_OPTS` first): that order decides prefix matches and ambiguity messages.
@@ -656,8 +793,7 @@ pub fn command() -> Command {
             af_arg(
                 "af-tcpip",
                 "meant as --inet; net-tools 2.10 reports an internal error and ignores it",
-            )
-            .hide(true),
+            ),
             flag_arg(
                 "version",
                 'V',
@@ -677,6 +813,7 @@ pub fn command() -> Command {
                 .short('A')
                 .long("protocol")
                 .value_name("AF[,AF...]")
+                .value_hint(ValueHint::Other)
                 .action(ArgAction::Append)
                 .help(
                     "address families to show: inet inet6 unix ipx ax25 netrom rose x25 ddp \
@@ -768,46 +905,54 @@ pub fn command() -> Command {
             Arg::new("debug")
                 .short('d')
                 .action(ArgAction::Count)
-                .help("accepted and ignored (net-tools' unused flag_deb)")
-                .hide(true),
+                .help("accepted and ignored (net-tools' unused debug flag)")
+                .help_heading(H_DISPLAY),
             Arg::new("usage-error")
                 .short('?')
                 .action(ArgAction::SetTrue)
                 .help("print the usage on stderr and exit 3")
-                .hide(true),
-            long_flag("agent", H_EXTENSIONS, "run the agent"),
-            long_flag("watch", H_EXTENSIONS, "watch socket events as they happen"),
-            long_flag("audit", H_EXTENSIONS, "audit socket activity"),
-            long_flag("json", H_EXTENSIONS, "print JSON instead of tables"),
+                .help_heading(H_MODES),
+            long_flag(
+                "agent",
+                H_EXTENSIONS,
+                "run the agent that answers -p (root)",
+            ),
+            long_flag(
+                "watch",
+                H_EXTENSIONS,
+                "print TCP state changes as they happen (root)",
+            ),
+            long_flag(
+                "audit",
+                H_EXTENSIONS,
+                "record finished connections and flows (root)",
+            ),
+            long_flag(
+                "json",
+                H_EXTENSIONS,
+                "print JSON lines (also --watch and --audit)",
+            ),
             long_value(
                 "state",
                 "STATE[,STATE...]",
-                "--watch: only transitions from or to these TCP states (ESTABLISHED, \
+                "--watch: only changes from or to these TCP states (ESTABLISHED, \
                  TIME_WAIT, ... or ss's time-wait, ...)",
             ),
-            long_value(
-                "port",
-                "PORT",
-                "--watch/--audit: only this port, at either end",
-            ),
-            long_value("sport", "PORT", "--watch/--audit: only this local port"),
-            long_value("dport", "PORT", "--watch/--audit: only this remote port"),
-            long_value(
-                "pid",
-                "PID",
-                "--watch/--audit: only sockets owned by this process",
-            ),
+            long_value("port", "PORT", "only this port, at either end"),
+            long_value("sport", "PORT", "only this local port"),
+            long_value("dport", "PORT", "only this remote port"),
+            long_value("pid", "PID", "only sockets owned by this process"),
             long_value(
                 "comm",
                 "NAME",
-                "--watch/--audit: only sockets owned by processes of this name",
+                "only sockets owned by processes of this name (15 bytes at most)",
             ),
             long_value(
                 "netns",
                 "NETNS",
-                "--watch/--audit: only this network namespace (inode number, ip-netns name \
-                 or path)",
-            ),
+                "only this network namespace (inode number, ip-netns name or path)",
+            )
+            .value_hint(ValueHint::AnyPath),
             long_value(
                 "flow-idle",
                 "SECONDS",
@@ -826,11 +971,13 @@ pub fn command() -> Command {
             ),
             Arg::new("delay")
                 .value_name("DELAY")
+                .value_hint(ValueHint::Other)
                 .action(ArgAction::Set)
                 .help(
                     "with -c: seconds between listings (default 1); with -i, an interface \
                      name shows only that interface; other operands are ignored",
-                ),
+                )
+                .help_heading(H_OPERANDS),
         ])
 }
 
@@ -1008,7 +1155,7 @@ impl OptTable {
                     key,
                     has_arg,
                 };
-                if arg.get_help_heading() == Some(H_EXTENSIONS) {
+                if is_extension(arg) {
                     table.extensions.push(opt);
                 } else {
                     table.legacy.push(opt);
@@ -2062,7 +2209,8 @@ mod tests {
     #[test]
     fn help_goes_to_stdout_and_af_list_to_stderr() {
         let (out, err, code) = output(&fail(&["-h"]));
-        assert_eq!(out, USAGE);
+        // net-tools' text, then our section (see `help_lists_exactly_the_extensions`).
+        assert_eq!(out, format!("{USAGE}{}", extensions_help()));
         assert_eq!(
             err,
             "    inet (DARPA Internet) inet6 (IPv6) ax25 (AMPR AX.25) \n    \
@@ -2758,6 +2906,82 @@ mod tests {
 
     // --- our extensions --------------------------------------------------------------
 
+    /// The entries of the `-h` extension section: (heading, option names without `--`).
+    fn help_entries(section: &str) -> Vec<(String, Vec<String>)> {
+        let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+        for line in section.lines() {
+            if let Some(title) = line.strip_suffix(':').filter(|t| !t.starts_with(' ')) {
+                entries.push((title.to_owned(), Vec::new()));
+            } else if let Some(option) = line.strip_prefix("        --") {
+                let name = option.split(' ').next().unwrap_or_default();
+                entries
+                    .last_mut()
+                    .expect("a title first")
+                    .1
+                    .push(name.to_owned());
+            }
+        }
+        entries
+    }
+
+    #[test]
+    fn help_lists_exactly_the_extensions() {
+        let section = extensions_help();
+        assert!(section.starts_with("\nExtensions (not in net-tools 2.10):\n"));
+        // Every clap arg of an extension heading under that heading, in order, and
+        // nothing else; every entry line within net-tools' width.
+        let cmd = command();
+        let expected: Vec<(String, Vec<String>)> = EXTENSION_HEADINGS
+            .iter()
+            .map(|&h| {
+                let names = cmd
+                    .get_arguments()
+                    .filter(|a| a.get_help_heading() == Some(h))
+                    .map(|a| {
+                        a.get_long()
+                            .expect("extensions are long options")
+                            .to_owned()
+                    })
+                    .collect();
+                (h.to_owned(), names)
+            })
+            .collect();
+        assert_eq!(help_entries(&section), expected);
+        let all: Vec<String> = expected.into_iter().flat_map(|(_, n)| n).collect();
+        let table = OptTable::from_command(&cmd);
+        let walker: Vec<String> = table.extensions.iter().map(|o| o.name.clone()).collect();
+        assert_eq!(all, walker);
+        for line in section.lines() {
+            assert!(line.len() <= HELP_WIDTH, "too wide: {line:?}");
+            assert_eq!(line, line.trim_end(), "trailing blanks: {line:?}");
+        }
+        for arg in cmd.get_arguments().filter(|a| !is_extension(a)) {
+            if let Some(long) = arg.get_long() {
+                assert!(!all.iter().any(|n| n == long), "--{long}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_entries_wrap_under_the_help_column() {
+        let mut text = String::new();
+        push_entry(&mut text, "--x", "short help");
+        push_entry(&mut text, "--a-very-long-option VALUE", "help");
+        push_entry(&mut text, "--y", &"word ".repeat(20));
+        let pad = " ".repeat(HELP_COLUMN);
+        let nine = ["word"; 9].join(" ");
+        let expected = [
+            "        --x                      short help".to_owned(),
+            "        --a-very-long-option VALUE".to_owned(),
+            format!("{pad}help"),
+            format!("        --y                      {nine}"),
+            format!("{pad}{nine}"),
+            format!("{pad}word word"),
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+        assert!(text.ends_with('\n'));
+    }
+
     #[test]
     fn extension_options() {
         let o = ok(&["--agent", "--watch", "--audit", "--json"]);
@@ -2859,7 +3083,24 @@ mod tests {
 
     #[test]
     fn help_and_version_match_real_netstat() {
-        assert_eq!(output(&fail(&["-h"])), real(&["-h"]));
+        // `-h` is net-tools' stdout followed by our own section (checked on its own in
+        // `help_lists_exactly_the_extensions`), and net-tools' stderr and exit code.
+        for args in [&["-h"][..], &["--help"], &["-h", "-Q"], &["-th"]] {
+            let (out, err, code) = output(&fail(args));
+            let (real_out, real_err, real_code) = real(args);
+            assert_eq!(
+                out.strip_prefix(&real_out),
+                Some(extensions_help().as_str()),
+                "netstat {}",
+                args.join(" ")
+            );
+            assert_eq!(
+                (err, code),
+                (real_err, real_code),
+                "netstat {}",
+                args.join(" ")
+            );
+        }
         assert_eq!(output(&fail(&["-V"])), real(&["-V"]));
     }
 
@@ -2914,7 +3155,6 @@ mod tests {
             &["-V", "-Q"],
             &["-Q", "-V"],
             &["-Z", "-V"],
-            &["-h", "-Q"],
             &["--econet"],
             &["--ash"],
             &["--tcpip", "-A", "foo"],

@@ -39,8 +39,17 @@ enum Task {
     /// Install what a fresh Debian 12 machine needs (Debian packages, nightly rust-src,
     /// bpf-linker, tracefs and bpffs mounts); does nothing when all is present
     Setup,
-    /// Setup, then build target/release/netstat with its eBPF object
+    /// Setup, then build target/release/netstat with its eBPF object, and write its man
+    /// page and shell completions under target/dist/ (see dist-docs)
     Build,
+    /// Setup, build, then write netstat's man page and bash, zsh and fish completions
+    /// (generated from its clap definition) under DIR: man/man8/netstat.8,
+    /// completions/bash/netstat, completions/zsh/_netstat, completions/fish/netstat.fish
+    DistDocs {
+        /// Where to write them (default: target/dist, where `build` writes them too)
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Setup, build, then run target/release/netstat as root with ARGS
     /// (`cargo xtask run -- -tanp`), exiting with its exit code
     Run {
@@ -105,6 +114,12 @@ fn run_task(task: Task) -> Result<ExitCode> {
         Task::Build => {
             build(&root)?;
         }
+        Task::DistDocs { out_dir } => {
+            build(&root)?;
+            if let Some(dir) = out_dir {
+                dist_docs(&target_dir(&root)?, &dir)?;
+            }
+        }
         Task::Run { args } => {
             let bin = build(&root)?;
             let cmd = if is_root()? {
@@ -160,20 +175,36 @@ fn run_task(task: Task) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Quick setup, then the release build; returns the absolute path of the netstat binary.
+/// Quick setup, then the release build of netstat and of its documents, which it writes
+/// under target/dist/; returns the absolute path of the netstat binary.
 fn build(root: &Path) -> Result<PathBuf> {
     setup::setup(root, false)?;
     eprintln!("xtask: building target/release/netstat and its eBPF object");
     // --quiet: aya-build relays the nested eBPF build's progress as `cargo:warning`
     // lines, which cargo replays on every build; errors are still printed.
+    // netstat-docs in the same run: the same features, so nothing is built twice.
     cargo(root)
-        .args(["build", "--quiet", "--release", "--package", "netstat-user"])
+        .args(["build", "--quiet", "--release"])
+        .args(["--package", "netstat-user", "--package", "netstat-docs"])
         .run()?;
-    let bin = target_dir(root)?.join("release").join("netstat");
+    let target = target_dir(root)?;
+    let bin = target.join("release").join("netstat");
     if !bin.is_file() {
         bail!("the build succeeded but {} is missing", bin.display());
     }
+    dist_docs(&target, &target.join("dist"))?;
     Ok(bin)
+}
+
+/// Writes the man page and the shell completions under `dir` with the netstat-docs binary
+/// that [`build`] built in `target`.
+fn dist_docs(target: &Path, dir: &Path) -> Result<()> {
+    let generator = target.join("release").join("netstat-docs");
+    let written = Cmd::new(&generator).arg(dir).read()?;
+    for path in written.lines() {
+        eprintln!("xtask: wrote {path}");
+    }
+    Ok(())
 }
 
 fn test(root: &Path) -> Result<()> {

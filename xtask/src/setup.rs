@@ -37,6 +37,8 @@ const PACKAGES: &[Package] = &[
     ),
     optional("bpftool", "inspecting loaded programs"),
     optional("libbpf-tools", "tcpstates/tcplife, benchmarks only"),
+    optional("groff-base", "rendering the man page in the docs test"),
+    optional("man-db", "man -l on the man page in the docs test"),
 ];
 
 const fn required(name: &'static str, why: &'static str) -> Package {
