@@ -933,6 +933,18 @@ pub fn command() -> Command {
                 "print JSON lines (also --watch and --audit)",
             ),
             long_value(
+                "metrics",
+                "ADDR:PORT|unix:PATH",
+                "--agent: serve Prometheus metrics there (GET /metrics); may be repeated",
+            )
+            .help_heading(H_EXTENSIONS),
+            long_flag(
+                "metrics-owners",
+                H_EXTENSIONS,
+                "--agent: also sockets per process name and uid, on unix: endpoints only \
+                 (they name other users' processes)",
+            ),
+            long_value(
                 "state",
                 "STATE[,STATE...]",
                 "--watch: only changes from or to these TCP states (ESTABLISHED, \
@@ -957,17 +969,6 @@ pub fn command() -> Command {
                 "flow-idle",
                 "SECONDS",
                 "--audit: a UDP flow ends after this long without datagrams (default 30)",
-            ),
-            long_value(
-                "metrics",
-                "ADDR:PORT|unix:PATH",
-                "--agent: serve Prometheus metrics there (GET /metrics); may be repeated",
-            ),
-            long_flag(
-                "metrics-owners",
-                H_EXTENSIONS,
-                "--agent: also sockets per process name and uid, on unix: endpoints only \
-                 (they name other users' processes)",
             ),
             Arg::new("delay")
                 .value_name("DELAY")
@@ -2117,6 +2118,8 @@ mod tests {
                 "watch",
                 "audit",
                 "json",
+                "metrics",
+                "metrics-owners",
                 "state",
                 "port",
                 "sport",
@@ -2125,8 +2128,6 @@ mod tests {
                 "comm",
                 "netns",
                 "flow-idle",
-                "metrics",
-                "metrics-owners"
             ]
         );
     }
