@@ -438,9 +438,14 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
                 daddr: &daddr,
             },
         );
-        if snap.is_none() && new == TcpState::Close as u8 && old != TcpState::Listen as u8 {
+        if snap.is_none()
+            && new == TcpState::Close as u8
+            && old != TcpState::Listen as u8
+            && events::passes_without_owner(netns, family, sport, dport)
+        {
             // A connection ends that the owner map never held (full, or older than the
-            // programs and not seeded): no record of it can be made.
+            // programs and not seeded): no record of it can be made. Counted only where
+            // the filter looks (its owner, and so pid/name, is unknown).
             count(netstat_common::STAT_UNTRACKED_END);
         }
     }
