@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -806,32 +806,7 @@ impl Script {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdin = child.stdin.take();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stderr);
-        let err_pipe = child.stderr.take();
-        thread::spawn(move || {
-            let Some(mut pipe) = err_pipe else { return };
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut all) = sink.lock() {
-                    all.extend_from_slice(&buf[..n]);
-                }
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        let out_pipe = child.stdout.take();
-        thread::spawn(move || {
-            let Some(pipe) = out_pipe else { return };
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let crate::Pipes { stderr, lines: rx } = crate::Pipes::take(&mut child);
         let mut s = Script {
             what,
             child,
@@ -972,15 +947,7 @@ fn fields(line: &str) -> Vec<String> {
 impl Drop for Script {
     fn drop(&mut self) {
         self.close_stdin();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::end_child(&mut self.child);
     }
 }
 

@@ -597,15 +597,59 @@ impl SockGen {
 impl Drop for SockGen {
     fn drop(&mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
+        end_child(&mut self.child);
+    }
+}
+
+/// Gives a child whose stdin was closed 5 s to exit, then kills it; always reaps it.
+pub fn end_child(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A spawned child's stderr, collected whole by a thread, and its stdout lines, sent one
+/// by one by another.
+pub struct Pipes {
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Pipes {
+    /// Takes the child's stdout and stderr (both must be piped).
+    pub fn take(child: &mut Child) -> Pipes {
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        let err = child.stderr.take();
+        thread::spawn(move || {
+            let Some(mut err) = err else { return };
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut all) = sink.lock() {
+                    all.extend_from_slice(&buf[..n]);
+                }
+            }
+        });
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take();
+        thread::spawn(move || {
+            let Some(out) = out else { return };
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Pipes { stderr, lines }
     }
 }
 

@@ -21,7 +21,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -756,31 +756,7 @@ impl Py {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdin = child.stdin.take();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stderr);
-        let err = child.stderr.take();
-        thread::spawn(move || {
-            let Some(mut err) = err else { return };
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut all) = sink.lock() {
-                    all.extend_from_slice(&buf[..n]);
-                }
-            }
-        });
-        let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take();
-        thread::spawn(move || {
-            let Some(out) = out else { return };
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let netstat_tests::Pipes { stderr, lines } = netstat_tests::Pipes::take(&mut child);
         let mut py = Py {
             what,
             child,
@@ -910,15 +886,7 @@ impl Py {
 impl Drop for Py {
     fn drop(&mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        netstat_tests::end_child(&mut self.child);
     }
 }
 
