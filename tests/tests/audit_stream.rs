@@ -44,269 +44,18 @@ fn script_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/audit_load.py")
 }
 
-// ---------------------------------------------------------------------------------------------
-// JSON (the test package has no JSON dependency: a small strict parser for the records)
-
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    /// The number as written (cookies and ns timestamps do not fit an f64).
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
-}
-
-impl std::fmt::Display for Json {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Json::Null => f.write_str("null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Num(n) => f.write_str(n),
-            Json::Str(s) => write!(f, "{s:?}"),
-            Json::Arr(a) => {
-                f.write_str("[")?;
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-            Json::Obj(o) => {
-                f.write_str("{")?;
-                for (i, (k, v)) in o.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{k:?}:{v}")?;
-                }
-                f.write_str("}")
-            }
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(p.err("trailing characters"));
-        }
-        Ok(v)
-    }
-
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
-    }
-
-    fn ws(&mut self) {
-        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, b: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&b) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err(&format!("expected `{}`", b as char)))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut o = BTreeMap::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(o));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    let v = self.value()?;
-                    if o.insert(k.clone(), v).is_some() {
-                        return Err(self.err(&format!("duplicate key {k:?}")));
-                    }
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(o));
-                        }
-                        _ => return Err(self.err("expected `,` or `}`")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(a));
-                }
-                loop {
-                    a.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(a));
-                        }
-                        _ => return Err(self.err("expected `,` or `]`")),
-                    }
-                }
-            }
-            Some(b'"') => self.string().map(Json::Str),
-            Some(b't') => self.word("true", Json::Bool(true)),
-            Some(b'f') => self.word("false", Json::Bool(false)),
-            Some(b'n') => self.word("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(self.err("expected a value")),
-        }
-    }
-
-    fn word(&mut self, w: &str, v: Json) -> Result<Json, String> {
-        if self.s[self.i..].starts_with(w.as_bytes()) {
-            self.i += w.len();
-            Ok(v)
-        } else {
-            Err(self.err("bad literal"))
-        }
-    }
-
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.i;
-        if self.s.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        let digits = |p: &mut Self| {
-            let from = p.i;
-            while p.s.get(p.i).is_some_and(u8::is_ascii_digit) {
-                p.i += 1;
-            }
-            p.i > from
-        };
-        if !digits(self) {
-            return Err(self.err("bad number"));
-        }
-        if self.s.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if !digits(self) {
-                return Err(self.err("bad fraction"));
-            }
-        }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if !digits(self) {
-                return Err(self.err("bad exponent"));
-            }
-        }
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
-        Ok(Json::Num(text.to_string()))
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .s
-            .get(self.i..self.i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-            .ok_or_else(|| self.err("bad \\u escape"))?;
-        self.i += 4;
-        Ok(h)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.s.get(self.i) != Some(&b'"') {
-            return Err(self.err("expected a string"));
-        }
-        self.i += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(&b) = self.s.get(self.i) else {
-                return Err(self.err("unterminated string"));
-            };
-            self.i += 1;
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else {
-                        return Err(self.err("unterminated escape"));
-                    };
-                    self.i += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&hi) {
-                                if !self.s[self.i..].starts_with(b"\\u") {
-                                    return Err(self.err("lone surrogate"));
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).ok_or_else(|| self.err("bad code point"))?
-                        }
-                        _ => return Err(self.err("bad escape")),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                0..=0x1f => return Err(self.err("control character in a string")),
-                _ => out.push(b),
-            }
-        }
-        String::from_utf8(out).map_err(|e| self.err(&e.to_string()))
-    }
-}
-
-/// One JSON line of the stream.
+/// One JSON line of the stream (serde_json keeps integers exact: cookies and ns
+/// timestamps are u64).
 #[derive(Clone, Debug)]
 struct Rec {
     line: String,
-    fields: BTreeMap<String, Json>,
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Rec {
     fn parse(line: &str) -> Result<Rec, String> {
-        match JsonParser::parse(line)? {
-            Json::Obj(fields) => Ok(Rec {
+        match serde_json::from_str::<serde_json::Value>(line).map_err(|e| e.to_string())? {
+            serde_json::Value::Object(fields) => Ok(Rec {
                 line: line.to_string(),
                 fields,
             }),
@@ -319,24 +68,15 @@ impl Rec {
     }
 
     fn str(&self, k: &str) -> Option<&str> {
-        match self.fields.get(k) {
-            Some(Json::Str(s)) => Some(s),
-            _ => None,
-        }
+        self.fields.get(k).and_then(serde_json::Value::as_str)
     }
 
     fn u64(&self, k: &str) -> Option<u64> {
-        match self.fields.get(k) {
-            Some(Json::Num(n)) => n.parse().ok(),
-            _ => None,
-        }
+        self.fields.get(k).and_then(serde_json::Value::as_u64)
     }
 
     fn bool(&self, k: &str) -> Option<bool> {
-        match self.fields.get(k) {
-            Some(Json::Bool(b)) => Some(*b),
-            _ => None,
-        }
+        self.fields.get(k).and_then(serde_json::Value::as_bool)
     }
 
     fn text(&self, k: &str) -> String {
@@ -381,8 +121,11 @@ fn field_diffs(rec: &Rec, wants: &[(&str, Want)]) -> Vec<(String, String)> {
             Want::Str(v) => rec.str(field) == Some(v.as_str()),
             Want::U(v) => rec.u64(field) == Some(*v),
             Want::Bool(v) => rec.bool(field) == Some(*v),
-            Want::Null => rec.fields.get(*field) == Some(&Json::Null),
-            Want::NotNull => rec.fields.get(*field).is_some_and(|v| *v != Json::Null),
+            Want::Null => rec
+                .fields
+                .get(*field)
+                .is_some_and(serde_json::Value::is_null),
+            Want::NotNull => rec.fields.get(*field).is_some_and(|v| !v.is_null()),
             Want::AtLeast(v) => rec.u64(field).is_some_and(|n| n >= *v),
         };
         if !ok {
