@@ -159,7 +159,7 @@ struct Totals {
     records: u64,
     recovered: u64,
     /// What the kernel counted as lost, as last reported: state changes, and
-    /// connection records (those are then recovered from the owner map).
+    /// connection records (those are then recovered from the parked copies).
     ring_full: u64,
     conn_ring_full: u64,
     /// `conn_ring_full` as of the previous look in the owner map, and how many of

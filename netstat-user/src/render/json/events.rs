@@ -87,7 +87,8 @@ pub struct ConnectionRecord {
     pub tx_bytes: u64,
     pub rx_bytes: u64,
     /// Segments (tcp) or datagrams (udp); null when the kernel's counts were not read
-    /// (a record recovered from the owner map after a full ring, or BTF without them).
+    /// (a record recovered from the copy the kernel parked after a full ring, or BTF
+    /// without them).
     pub tx_packets: Option<u64>,
     pub rx_packets: Option<u64>,
     /// Null for flows, and for a connection whose opening was not seen.
