@@ -1,4 +1,7 @@
 //! netstat: sources → one model → renderers.
+// Everything here reads outside input (/proc, netlink, the ring buffer, the agent's
+// socket, argv): an unwrap or expect is a panic waiting for odd data. Tests may.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 pub mod agent;
 pub mod app;
 pub mod audit;
