@@ -745,11 +745,6 @@ fn parse_row(line: &str, cols: Columns) -> Option<InetRow> {
 // ---------------------------------------------------------------------------------------------
 // Helper processes (tests/scripts/owners.py)
 
-/// Path of the helper script.
-pub fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/owners.py")
-}
-
 /// One role of `tests/scripts/owners.py` running in a namespace.
 ///
 /// It has printed `pid PID` and `ready`. Its other stdout lines (`key value...`) are read by
@@ -776,14 +771,29 @@ impl Script {
 
     /// [`Script::start`] as `uid` (gid the same, no supplementary groups) when `Some`.
     pub fn start_as(ns: &Netns, uid: Option<u32>, role: &str, args: &[&str]) -> Script {
+        let mut s = Script::launch(ns, uid, "owners.py", role, args);
+        s.expect("ready");
+        s
+    }
+
+    /// `python3 -u tests/scripts/FILE ROLE --lifetime 300 ARGS` in `ns`, once it printed
+    /// its `pid` (roles of other scripts say `ready` when they have one: wait for it with
+    /// [`Script::expect`]).
+    pub fn start_file(ns: &Netns, file: &str, role: &str, args: &[&str]) -> Script {
+        Script::launch(ns, None, file, role, args)
+    }
+
+    fn launch(ns: &Netns, uid: Option<u32>, file: &str, role: &str, args: &[&str]) -> Script {
         assert!(
             Path::new(PYTHON).is_file(),
-            "{PYTHON} is missing: the owner tests run their socket holders with it"
+            "{PYTHON} is missing: the tests run their socket holders with it"
         );
-        let script = script_path();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(file);
         let as_whom = uid.map_or_else(String::new, |u| format!(" as uid {u}"));
         let what = format!(
-            "owners.py {role} {} (in {}{as_whom})",
+            "{file} {role} {} (in {}{as_whom})",
             args.join(" "),
             ns.name()
         );
@@ -819,7 +829,6 @@ impl Script {
         };
         let pid = s.expect("pid");
         s.pid = s.num(&pid, 0, "pid");
-        s.expect("ready");
         s
     }
 
@@ -867,6 +876,16 @@ impl Script {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Every `key` line already read and not yet taken (without waiting).
+    pub fn drain(&mut self, key: &str) -> Vec<Vec<String>> {
+        let (hit, keep): (Vec<String>, Vec<String>) = self
+            .pending
+            .drain(..)
+            .partition(|l| l.split_whitespace().next() == Some(key));
+        self.pending = keep.into();
+        hit.iter().map(|l| fields(l)).collect()
     }
 
     /// `n` `key` lines.

@@ -15,34 +15,26 @@
 //!
 //! Needs root; run single-threaded: `cargo test -p netstat-tests --test audit_stream --
 //! --test-threads=1`.
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use netstat_tests::agent::Script;
 use netstat_tests::{Netns, ours, require_root};
 
-/// The interpreter of the traffic script; its processes' comm is `python3`.
-const PYTHON: &str = "/usr/bin/python3";
+/// The traffic script's processes' comm (the library's `Script` runs /usr/bin/python3).
 const COMM: &str = "python3";
 /// How long a netstat may take to attach (`ready`) and to stop after SIGINT.
 const NETSTAT_READY: Duration = Duration::from_secs(60);
 const NETSTAT_STOP: Duration = Duration::from_secs(30);
-/// How long a script gets for one expected line (the 2000-connection load gets more).
-const LINE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the records of traffic that has ended may take to come out (the flow map
 /// is read once a second, a full ring's leftovers are looked up once a second).
 const RECORDS_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/audit_load.py")
-}
 
 /// One JSON line of the stream (serde_json keeps integers exact: cookies and ns
 /// timestamps are u64).
@@ -468,171 +460,6 @@ impl Stopped {
 // ---------------------------------------------------------------------------------------------
 // The traffic script
 
-/// One role of `tests/scripts/audit_load.py` running in a namespace (it has printed `pid`).
-struct Py {
-    what: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    pending: VecDeque<String>,
-    transcript: Vec<String>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    pid: u32,
-}
-
-impl Py {
-    fn start(ns: &Netns, role: &str, args: &[&str]) -> Py {
-        assert!(
-            Path::new(PYTHON).is_file(),
-            "{PYTHON} is missing: the audit tests make their traffic with it"
-        );
-        let what = format!("audit_load.py {role} {} (in {})", args.join(" "), ns.name());
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns.name(), PYTHON, "-u"])
-            .arg(script_path())
-            .arg(role)
-            .args(args)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdin = child.stdin.take();
-        let netstat_tests::Pipes { stderr, lines } = netstat_tests::Pipes::take(&mut child);
-        let mut py = Py {
-            what,
-            child,
-            stdin,
-            lines,
-            pending: VecDeque::new(),
-            transcript: Vec::new(),
-            stderr,
-            pid: 0,
-        };
-        let pid = py.expect("pid");
-        py.pid = py.num(&pid, 0);
-        py
-    }
-
-    /// The fields after `key` of the next line starting with `key`.
-    fn expect(&mut self, key: &str) -> Vec<String> {
-        self.expect_within(key, LINE_TIMEOUT)
-    }
-
-    fn expect_within(&mut self, key: &str, timeout: Duration) -> Vec<String> {
-        let matches = |l: &str| l.split_whitespace().next() == Some(key);
-        let fields = |l: &str| {
-            l.split_whitespace()
-                .skip(1)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
-        if let Some(i) = self.pending.iter().position(|l| matches(l)) {
-            let l = self.pending.remove(i).unwrap_or_default();
-            return fields(&l);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.transcript.push(l.clone());
-                    if matches(&l) {
-                        return fields(&l);
-                    }
-                    self.pending.push_back(l);
-                }
-                Err(_) => panic!(
-                    "{}: no `{key}` line within {timeout:?}\n{}",
-                    self.what,
-                    self.transcript()
-                ),
-            }
-        }
-    }
-
-    fn expect_n(&mut self, key: &str, n: usize) -> Vec<Vec<String>> {
-        (0..n).map(|_| self.expect(key)).collect()
-    }
-
-    /// Every line starting with `key` received so far (removed from the pending ones).
-    fn drain(&mut self, key: &str) -> Vec<Vec<String>> {
-        let (hit, keep): (Vec<String>, Vec<String>) = self
-            .pending
-            .drain(..)
-            .partition(|l| l.split_whitespace().next() == Some(key));
-        self.pending = keep.into();
-        hit.iter()
-            .map(|l| l.split_whitespace().skip(1).map(str::to_string).collect())
-            .collect()
-    }
-
-    fn num<T: std::str::FromStr>(&self, fields: &[String], i: usize) -> T {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: field {i} of {fields:?} is not a number\n{}",
-                    self.what,
-                    self.transcript()
-                )
-            })
-    }
-
-    fn send(&mut self, line: &str) {
-        let ok = self.stdin.as_mut().is_some_and(|s| {
-            s.write_all(format!("{line}\n").as_bytes()).is_ok() && s.flush().is_ok()
-        });
-        assert!(
-            ok,
-            "{}: cannot send `{line}`\n{}",
-            self.what,
-            self.transcript()
-        );
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return status,
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => panic!(
-                    "{} did not exit within {timeout:?}\n{}",
-                    self.what,
-                    self.transcript()
-                ),
-                Err(e) => panic!("waiting for {}: {e}", self.what),
-            }
-        }
-    }
-
-    /// The last stdout lines and the whole stderr, for failure reports.
-    fn transcript(&self) -> String {
-        let mut t = format!("--- {} (pid {}) stdout, last lines:\n", self.what, self.pid);
-        let from = self.transcript.len().saturating_sub(30);
-        for l in &self.transcript[from..] {
-            let _ = writeln!(t, "{l}");
-        }
-        let err = self
-            .stderr
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let _ = write!(t, "--- stderr:\n{err}");
-        t
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        netstat_tests::end_child(&mut self.child);
-    }
-}
-
 /// The inode of a namespace, as the records' `netns` gives it.
 fn inum(ns: &Netns) -> u64 {
     let out = Command::new("ip")
@@ -754,14 +581,20 @@ fn audit_and_watch_name_every_short_connection_and_every_transition() {
         &[],
     );
 
-    let mut server = Py::start(&server_ns, "server", &["--listen", &format!("{s_ip}:0")]);
+    let mut server = Script::start_file(
+        &server_ns,
+        "audit_load.py",
+        "server",
+        &["--listen", &format!("{s_ip}:0")],
+    );
     let listen = server.expect("listen");
-    let port: u16 = server.num(&listen, 1);
-    let listen_cookie: u64 = server.num(&listen, 2);
+    let port: u16 = server.num(&listen, 1, "port");
+    let listen_cookie: u64 = server.num(&listen, 2, "cookie");
     server.expect("ready");
     let (procs, per_proc) = (PROCS.to_string(), PER_PROC.to_string());
-    let mut driver = Py::start(
+    let mut driver = Script::start_file(
         &client_ns,
+        "audit_load.py",
         "driver",
         &[
             "--connect",
@@ -819,7 +652,7 @@ fn audit_and_watch_name_every_short_connection_and_every_transition() {
     c_live.wait_counts(&[(conn, TOTAL), (tr, TOTAL * 5)], RECORDS_TIMEOUT);
     let s_out = s_live.stop();
     let c_out = c_live.stop();
-    let server_pid = u64::from(server.pid);
+    let server_pid = u64::from(server.pid());
     drop(driver);
     drop(server);
 
@@ -1085,17 +918,22 @@ struct UdpTruth {
 
 /// Starts `udp-send --to targets --then then` and reads everything it reports up to
 /// `closed` (or `holding`).
-fn udp_send(ns: &Netns, targets: &str, then: &str, peers: usize) -> (Py, UdpTruth) {
-    let mut py = Py::start(ns, "udp-send", &["--to", targets, "--then", then]);
+fn udp_send(ns: &Netns, targets: &str, then: &str, peers: usize) -> (Script, UdpTruth) {
+    let mut py = Script::start_file(
+        ns,
+        "audit_load.py",
+        "udp-send",
+        &["--to", targets, "--then", then],
+    );
     let local = py.expect("local");
     let sent = py.expect_n("sent", peers);
     let recv = py.expect_n("recv", peers);
     py.expect(if then == "hold" { "holding" } else { "closed" });
     let truth = UdpTruth {
-        pid: py.pid,
+        pid: py.pid(),
         local_addr: local[0].clone(),
-        local_port: py.num(&local, 1),
-        cookie: py.num(&local, 2),
+        local_port: py.num(&local, 1, "local port"),
+        cookie: py.num(&local, 2, "cookie"),
         peers: sent
             .iter()
             .zip(&recv)
@@ -1172,8 +1010,9 @@ fn one_unconnected_udp_socket_to_ten_peers_is_ten_flows() {
         &[],
     );
     let peer_ip = veth.peer_v4.to_string();
-    let mut echo = Py::start(
+    let mut echo = Script::start_file(
         &peer_ns,
+        "audit_load.py",
         "udp-echo",
         &["--bind", &peer_ip, "--count", &PEERS.to_string()],
     );
@@ -1237,8 +1076,9 @@ fn udp_flow_of_a_socket_left_open_ends_idle_after_flow_idle() {
         &[],
     );
     let peer_ip = veth.peer_v4.to_string();
-    let mut echo = Py::start(
+    let mut echo = Script::start_file(
         &peer_ns,
+        "audit_load.py",
         "udp-echo",
         &["--bind", &peer_ip, "--count", &PEERS.to_string()],
     );
@@ -1306,14 +1146,14 @@ fn refused_and_reset_connections_say_how_they_ended() {
     let ns = Netns::new();
     let ns_inum = inum(&ns);
     let live = Live::start(&["--audit", "-t", "--json", "--netns", ns.name()], &[]);
-    let mut ends = Py::start(&ns, "ends", &[]);
+    let mut ends = Script::start_file(&ns, "audit_load.py", "ends", &[]);
     let refused = ends.expect("refused");
     let unread = ends.expect("unread-rst");
     let linger = ends.expect("linger0");
     ends.expect("done");
     live.wait_counts(&[("\"type\":\"connection\"", 5)], RECORDS_TIMEOUT);
     let out = live.stop();
-    let pid = u64::from(ends.pid);
+    let pid = u64::from(ends.pid());
     drop(ends);
 
     let lo = Ipv4Addr::LOCALHOST.to_string();
@@ -1423,9 +1263,9 @@ fn overflow_run(what: &str, during_stall: impl FnOnce()) {
         &["--audit", "--json", "--netns", ns.name()],
         &[("NETSTAT_RING_BYTES", "4096")],
     );
-    let mut burst = Py::start(&ns, "burst", &[]);
+    let mut burst = Script::start_file(&ns, "audit_load.py", "burst", &[]);
     let listen = burst.expect("listen");
-    let port: u64 = burst.num(&listen, 1);
+    let port: u64 = burst.num(&listen, 1, "port");
     burst.expect("ready");
     burst.send(&format!("go {HALF}"));
     burst.expect("done");
@@ -1443,7 +1283,7 @@ fn overflow_run(what: &str, during_stall: impl FnOnce()) {
     assert_eq!(truth.len(), 2 * HALF, "{}", burst.transcript());
     live.wait_counts(&[("\"type\":\"connection\"", 4 * HALF)], RECORDS_TIMEOUT);
     let out = live.stop();
-    let pid = u64::from(burst.pid);
+    let pid = u64::from(burst.pid());
     drop(burst);
 
     let lo = Ipv4Addr::LOCALHOST.to_string();
@@ -1575,7 +1415,12 @@ fn overflowed_audit_ring_loses_no_record_to_churn_in_other_namespaces() {
     const CHURN: usize = 12_000;
     let other = Netns::new();
     overflow_run("with churn elsewhere", || {
-        let mut churn = Py::start(&other, "churn", &["--count", &CHURN.to_string()]);
+        let mut churn = Script::start_file(
+            &other,
+            "audit_load.py",
+            "churn",
+            &["--count", &CHURN.to_string()],
+        );
         churn.expect_within("done", Duration::from_secs(120));
     });
 }
