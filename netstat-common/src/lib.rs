@@ -53,6 +53,10 @@ pub mod emit {
     /// live modes follow timewait from their events; only the agent's listings need
     /// the record for the 60 s after).
     pub const FORGET_TIMEWAIT: u32 = 8;
+    /// Benchmark only (`cargo xtask bench --only churn`): every program returns at once,
+    /// so a run measures what attaching the hooks costs by itself. A load-time constant:
+    /// the verifier drops the test from the programs when it is not set.
+    pub const HOOKS_ONLY: u32 = 1 << 31;
 }
 
 /// First field of every ring record.
@@ -147,6 +151,16 @@ pub struct KernelOffsets {
     /// `tcp_sock.segs_out` / `segs_in` (`u32`).
     pub tcp_segs_out: u32,
     pub tcp_segs_in: u32,
+    /// `sock_common.skc_family` and `sock.sk_protocol` (a `u16` since 5.6; a bitfield
+    /// before, which reads as unknown): what the raw state-change tracepoint needs to
+    /// tell TCP from SCTP/MPTCP and v4 from v6.
+    pub skc_family: u32,
+    pub sk_protocol: u32,
+    /// `inet_sock.inet_sport` (network order) and `inet_saddr`: what the classic
+    /// tracepoint reports as the local end. Not `skc_num`: a closing socket's port is
+    /// released (`skc_num` = 0) before the change to CLOSE is traced.
+    pub inet_sport: u32,
+    pub inet_saddr: u32,
 }
 
 impl KernelOffsets {
@@ -180,13 +194,19 @@ impl KernelOffsets {
         skc_v6_daddr: OFFSET_UNKNOWN,
         tcp_segs_out: OFFSET_UNKNOWN,
         tcp_segs_in: OFFSET_UNKNOWN,
+        skc_family: OFFSET_UNKNOWN,
+        sk_protocol: OFFSET_UNKNOWN,
+        inet_sport: OFFSET_UNKNOWN,
+        inet_saddr: OFFSET_UNKNOWN,
     };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 116);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 132);
 
 /// Name of the tracepoint program in the object file.
 pub const PROG_INET_SOCK_SET_STATE: &str = "inet_sock_set_state";
+/// The same program as a raw tracepoint (preferred: see netstat-ebpf's main.rs).
+pub const PROG_INET_SOCK_SET_STATE_RAW: &str = "inet_sock_set_state_raw";
 
 /// Kernel TCP states (`include/net/tcp_states.h`), with the kernel's own numbers.
 #[repr(u8)]

@@ -37,6 +37,12 @@ pub fn wanted(what: u32) -> bool {
     (unsafe { core::ptr::read_volatile(&EMIT_EVENTS) }) & what != 0
 }
 
+/// See `emit::HOOKS_ONLY`.
+#[inline(always)]
+pub fn hooks_only() -> bool {
+    wanted(netstat_common::emit::HOOKS_ONLY)
+}
+
 #[inline(always)]
 pub fn count_lost(slot: u32) {
     crate::count_in(&LOST, slot);

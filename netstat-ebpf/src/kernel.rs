@@ -147,8 +147,7 @@ pub fn current_is_kthread() -> bool {
 pub fn current_is(o: &Owner) -> bool {
     let off = offsets();
     if o.tgid != (bpf_get_current_pid_tgid() >> 32) as u32
-        // SAFETY: no preconditions.
-        || o.uid != unsafe { bpf_get_current_uid_gid() } as u32
+        || o.uid != bpf_get_current_uid_gid() as u32
     {
         return false;
     }
@@ -203,6 +202,40 @@ pub fn sock_local(sk: u64, family: u16) -> (u16, [u8; 16]) {
     (
         port,
         sock_addr(sk, family, o.skc_rcv_saddr, o.skc_v6_rcv_saddr),
+    )
+}
+
+/// `sk->sk_protocol`; 0 if unknown (so never TCP).
+#[inline(always)]
+pub fn sock_protocol(sk: u64) -> u16 {
+    read::<u16>(sk, offsets().sk_protocol).unwrap_or(0)
+}
+
+/// `sk->__sk_common.skc_family`; 0 if unknown.
+#[inline(always)]
+pub fn sock_family(sk: u64) -> u16 {
+    read::<u16>(sk, offsets().skc_family).unwrap_or(0)
+}
+
+/// The local and remote port of `sk`, host order, as the classic tracepoint reads
+/// them (`inet_sport`, still set when a closing socket has released its port).
+#[inline(always)]
+pub fn sock_ports(sk: u64) -> (u16, u16) {
+    let o = offsets();
+    (
+        u16::from_be(read::<u16>(sk, o.inet_sport).unwrap_or(0)),
+        u16::from_be(read::<u16>(sk, o.skc_dport).unwrap_or(0)),
+    )
+}
+
+/// The local and remote address of `sk` (v4 in the first four bytes), as the classic
+/// tracepoint reads them.
+#[inline(always)]
+pub fn sock_addrs(sk: u64, family: u16) -> ([u8; 16], [u8; 16]) {
+    let o = offsets();
+    (
+        sock_addr(sk, family, o.inet_saddr, o.skc_v6_rcv_saddr),
+        sock_addr(sk, family, o.skc_daddr, o.skc_v6_daddr),
     )
 }
 

@@ -14,9 +14,11 @@ mod owners;
 use aya_ebpf::{
     EbpfContext,
     helpers::{bpf_get_current_pid_tgid, bpf_get_socket_cookie},
-    macros::{cgroup_sock, cgroup_sock_addr, map, sock_ops, tracepoint},
+    macros::{cgroup_sock, cgroup_sock_addr, map, raw_tracepoint, sock_ops, tracepoint},
     maps::PerCpuArray,
-    programs::{SockAddrContext, SockContext, SockOpsContext, TracePointContext},
+    programs::{
+        RawTracePointContext, SockAddrContext, SockContext, SockOpsContext, TracePointContext,
+    },
 };
 use netstat_common::{
     AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, STAT_NO_COOKIE, STAT_SLOTS, STAT_TRANSITIONS,
@@ -80,6 +82,9 @@ pub(crate) fn count(slot: u32) {
 /// Asking for the cookie here assigns it, so every later event carries it.
 #[cgroup_sock(sock_create)]
 pub fn sock_create(ctx: SockContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     // SAFETY: the context is a valid bpf_sock for the program's run.
     let (family, protocol, state) = unsafe {
         let s = &*ctx.sock;
@@ -96,6 +101,9 @@ pub fn sock_create(ctx: SockContext) -> i32 {
 /// `cgroup/sock_release`: the last file reference is gone (close or exit).
 #[cgroup_sock(sock_release)]
 pub fn sock_release(ctx: SockContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     // SAFETY: as in sock_create.
     let (protocol, state) = unsafe {
         let s = &*ctx.sock;
@@ -133,11 +141,17 @@ fn connected(ctx: &SockAddrContext) -> i32 {
 /// before the agent, which get their cookie here).
 #[cgroup_sock_addr(connect4)]
 pub fn connect4(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     connected(&ctx)
 }
 
 #[cgroup_sock_addr(connect6)]
 pub fn connect6(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     connected(&ctx)
 }
 
@@ -163,11 +177,17 @@ fn accepted(ctx: &TracePointContext) -> u32 {
 /// `syscalls:sys_exit_accept4`: the new descriptor's socket belongs to the caller.
 #[tracepoint(category = "syscalls", name = "sys_exit_accept4")]
 pub fn sys_exit_accept4(ctx: TracePointContext) -> u32 {
+    if events::hooks_only() {
+        return 0;
+    }
     accepted(&ctx)
 }
 
 #[tracepoint(category = "syscalls", name = "sys_exit_accept")]
 pub fn sys_exit_accept(ctx: TracePointContext) -> u32 {
+    if events::hooks_only() {
+        return 0;
+    }
     accepted(&ctx)
 }
 
@@ -211,11 +231,17 @@ fn io(ctx: &TracePointContext, sent: bool) -> u32 {
 /// `sock:sock_send_length`: sendmsg on any socket, in the sender's context.
 #[tracepoint(category = "sock", name = "sock_send_length")]
 pub fn sock_send_length(ctx: TracePointContext) -> u32 {
+    if events::hooks_only() {
+        return 0;
+    }
     io(&ctx, true)
 }
 
 #[tracepoint(category = "sock", name = "sock_recv_length")]
 pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
+    if events::hooks_only() {
+        return 0;
+    }
     io(&ctx, false)
 }
 
@@ -223,6 +249,9 @@ pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
 /// open elsewhere (fork, SCM_RIGHTS, dup) hands it to someone the agent must look up.
 #[tracepoint(category = "syscalls", name = "sys_enter_close")]
 pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
+    if events::hooks_only() {
+        return 0;
+    }
     // SAFETY: offset of close's `fd` argument.
     let fd: u64 = unsafe { field(&ctx, syscall_tp::ENTER_ARG0) };
     let file = kernel::current_file(fd as u32 as u64);
@@ -286,22 +315,34 @@ fn peer(ctx: &SockAddrContext, v6: bool) -> i32 {
 /// `cgroup/sendmsg4`: UDP sendmsg with a destination address (kernel 4.18+).
 #[cgroup_sock_addr(sendmsg4)]
 pub fn sendmsg4(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     peer(&ctx, false)
 }
 
 #[cgroup_sock_addr(sendmsg6)]
 pub fn sendmsg6(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     peer(&ctx, true)
 }
 
 /// `cgroup/recvmsg4`: UDP recvmsg asking for the source address (kernel 5.2+).
 #[cgroup_sock_addr(recvmsg4)]
 pub fn recvmsg4(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     peer(&ctx, false)
 }
 
 #[cgroup_sock_addr(recvmsg6)]
 pub fn recvmsg6(ctx: SockAddrContext) -> i32 {
+    if events::hooks_only() {
+        return ALLOW;
+    }
     peer(&ctx, true)
 }
 
@@ -314,6 +355,9 @@ const BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB: u32 = 5;
 /// here is whoever sent the last ACK: never used.
 #[sock_ops]
 pub fn sock_ops(ctx: SockOpsContext) -> u32 {
+    if events::hooks_only() {
+        return ALLOW as u32;
+    }
     if ctx.op() != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB {
         return ALLOW as u32;
     }
@@ -351,14 +395,90 @@ pub fn sock_ops(ctx: SockOpsContext) -> u32 {
     ALLOW as u32
 }
 
-/// `sock:inet_sock_set_state` (kernel 4.16+): fires inside `tcp_set_state()` for every
-/// TCP, SCTP and MPTCP state change, in whatever context the change runs.
+/// `sock:inet_sock_set_state` as a raw tracepoint (kernel 4.17+): the arguments of
+/// `trace_inet_sock_set_state(sk, oldstate, newstate)`, the rest read from `sk`.
+/// Preferred over the classic tracepoint below, for two reasons measured here: the kernel
+/// builds no trace record for it, and it is only kept from running by itself — a classic
+/// tracepoint program is skipped whenever any other tracing program runs on the CPU (a
+/// softirq state change landing on one of our process-context programs), so it misses
+/// changes that this one sees.
+#[raw_tracepoint(tracepoint = "inet_sock_set_state")]
+pub fn inet_sock_set_state_raw(ctx: RawTracePointContext) -> i32 {
+    if events::hooks_only() {
+        return 0;
+    }
+    let sk: u64 = ctx.arg(0);
+    if kernel::sock_protocol(sk) != IPPROTO_TCP {
+        return 0;
+    }
+    let (sport, dport) = kernel::sock_ports(sk);
+    let change = Change {
+        skaddr: sk,
+        old: ctx.arg::<u64>(1) as u8,
+        new: ctx.arg::<u64>(2) as u8,
+        family: kernel::sock_family(sk),
+        sport,
+        dport,
+    };
+    state_changed(&change, || kernel::sock_addrs(sk, change.family));
+    0
+}
+
+/// `sock:inet_sock_set_state` (kernel 4.16+), the classic tracepoint: where raw
+/// tracepoints cannot attach, or the kernel's BTF lacks the fields the raw one reads.
+/// Fires inside `tcp_set_state()` for every TCP, SCTP and MPTCP state change, in
+/// whatever context the change runs.
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
-    match try_inet_sock_set_state(&ctx) {
-        Ok(()) => 0,
-        Err(_) => 1,
+    if events::hooks_only() {
+        return 0;
     }
+    // The tracepoint also fires for SCTP and MPTCP; this stream is TCP's.
+    // SAFETY: offsets from the checked record layout (below too): the user side checked
+    // them against the running kernel's format file before attaching. Every offset is
+    // aligned to its field's size.
+    let protocol: u16 = unsafe { field(&ctx, tp::PROTOCOL) };
+    if protocol != IPPROTO_TCP {
+        return 0;
+    }
+    // SAFETY: as above.
+    let change = unsafe {
+        Change {
+            skaddr: field::<u64>(&ctx, tp::SKADDR),
+            old: field::<i32>(&ctx, tp::OLDSTATE) as u8,
+            new: field::<i32>(&ctx, tp::NEWSTATE) as u8,
+            family: field::<u16>(&ctx, tp::FAMILY),
+            sport: field::<u16>(&ctx, tp::SPORT),
+            dport: field::<u16>(&ctx, tp::DPORT),
+        }
+    };
+    state_changed(&change, || {
+        let mut saddr = [0u8; 16];
+        let mut daddr = [0u8; 16];
+        // SAFETY: as above.
+        unsafe {
+            if change.family == AF_INET6 {
+                saddr = field_addr(&ctx, tp::SADDR_V6);
+                daddr = field_addr(&ctx, tp::DADDR_V6);
+            } else {
+                saddr[..4].copy_from_slice(&field::<[u8; 4]>(&ctx, tp::SADDR));
+                daddr[..4].copy_from_slice(&field::<[u8; 4]>(&ctx, tp::DADDR));
+            }
+        }
+        (saddr, daddr)
+    });
+    0
+}
+
+/// One TCP state change, as either tracepoint gives it (ports in host order).
+#[derive(Clone, Copy)]
+struct Change {
+    skaddr: u64,
+    old: u8,
+    new: u8,
+    family: u16,
+    sport: u16,
+    dport: u16,
 }
 
 /// Whether a change matters to a connection record: the opening, listeners (whose
@@ -372,45 +492,27 @@ fn shapes_a_record(new: u8) -> bool {
     matches!(new, SYN_SENT | LISTEN | CLOSE)
 }
 
-fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
-    // The tracepoint also fires for SCTP and MPTCP; this stream is TCP's.
-    // SAFETY: offsets from the checked record layout (below too): the user side checked
-    // them against the running kernel's format file before attaching.
-    let protocol: u16 = unsafe { field(ctx, tp::PROTOCOL) };
-    if protocol != IPPROTO_TCP {
-        return Ok(());
-    }
+/// The body both tracepoints share. `addrs` gives the local and remote address; it is
+/// only called when the change is wanted.
+#[inline(always)]
+fn state_changed(c: &Change, addrs: impl FnOnce() -> ([u8; 16], [u8; 16])) {
     // One per-CPU add: the agent's only view of the churn (it queues no events).
     count(STAT_TRANSITIONS);
-    // SAFETY: as above; every offset is aligned to its field's size.
-    let (skaddr, old, new, family, sport, dport) = unsafe {
-        (
-            field::<u64>(ctx, tp::SKADDR),
-            field::<i32>(ctx, tp::OLDSTATE) as u8,
-            field::<i32>(ctx, tp::NEWSTATE) as u8,
-            field::<u16>(ctx, tp::FAMILY),
-            field::<u16>(ctx, tp::SPORT),
-            field::<u16>(ctx, tp::DPORT),
-        )
-    };
+    let Change {
+        skaddr,
+        old,
+        new,
+        family,
+        sport,
+        dport,
+    } = *c;
     let states = events::wanted(emit::STATES);
     if !states && events::wanted(emit::CONNECTIONS) && !shapes_a_record(new) {
         // `--audit` alone: the connection record needs only the opening, the tuple,
         // listeners and the end; the changes in between cost nothing then.
-        return Ok(());
+        return;
     }
-    let mut saddr = [0u8; 16];
-    let mut daddr = [0u8; 16];
-    // SAFETY: as above.
-    unsafe {
-        if family == AF_INET6 {
-            saddr = field_addr(ctx, tp::SADDR_V6);
-            daddr = field_addr(ctx, tp::DADDR_V6);
-        } else {
-            saddr[..4].copy_from_slice(&field::<[u8; 4]>(ctx, tp::SADDR));
-            daddr[..4].copy_from_slice(&field::<[u8; 4]>(ctx, tp::DADDR));
-        }
-    }
+    let (saddr, daddr) = addrs();
     let netns = kernel::sock_netns(skaddr);
     let cookie = kernel::sock_cookie(skaddr);
     let key = owners::key(cookie, netns);
@@ -460,7 +562,6 @@ fn try_inet_sock_set_state(ctx: &TracePointContext) -> Result<(), i64> {
     {
         owners::forget(&key, s.rec, !events::wanted(emit::FORGET_TIMEWAIT));
     }
-    Ok(())
 }
 
 /// Queues the state-change event if the filter lets it through.

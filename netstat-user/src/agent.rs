@@ -116,6 +116,12 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     for m in &probe.offsets_missing {
         writeln!(err, "netstat: agent: not in this kernel's BTF: {m}")?;
     }
+    if let Some(why) = &probe.raw_refused {
+        writeln!(
+            err,
+            "netstat: agent: state changes from the classic tracepoint: no raw tracepoint ({why})"
+        )?;
+    }
     if let Some(note) = CapSet::current().and_then(proc_capability_note) {
         writeln!(err, "netstat: agent: {note}")?;
     }

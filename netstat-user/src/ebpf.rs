@@ -14,12 +14,13 @@ use crate::caps::{self, Cap, CapSet};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
-    programs::TracePoint,
+    programs::{RawTracePoint, TracePoint},
 };
 use netstat_common::{
     ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_OFFSETS, KernelOffsets,
     LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
-    PROG_INET_SOCK_SET_STATE, TcpStateEvent, emit, event_kind, inet_sock_set_state,
+    PROG_INET_SOCK_SET_STATE, PROG_INET_SOCK_SET_STATE_RAW, TcpStateEvent, emit, event_kind,
+    inet_sock_set_state,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -96,6 +97,12 @@ pub enum LoadError {
 /// value names every offset that could not be found; the programs do without those.
 pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
     let btf = btf_rs::Btf::from_file(BTF_PATH).map_err(|e| format!("{BTF_PATH}: {e}"))?;
+    let sk_protocol = match member_field(&btf, "sock", "sk_protocol") {
+        Ok((off, None)) => Ok(off),
+        // Before 5.6 a bitfield: no plain load reads it.
+        Ok((_, Some(bits))) => Err(format!("BTF: sock.sk_protocol is a {bits}-bit bitfield")),
+        Err(e) => Err(e),
+    };
     let mut missing = Vec::new();
     let mut get = |st: &str, member: &str| match member_offset(&btf, st, member) {
         Ok(o) => o,
@@ -148,6 +155,11 @@ pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
         skc_v6_daddr: get("sock_common", "skc_v6_daddr"),
         tcp_segs_out: get("tcp_sock", "segs_out"),
         tcp_segs_in: get("tcp_sock", "segs_in"),
+        skc_family: get("sock_common", "skc_family"),
+        sk_protocol: *sk_protocol.as_ref().unwrap_or(&OFFSET_UNKNOWN),
+        // `struct inet_sock` starts with its `struct sock`: offsets from `sk` itself.
+        inet_sport: get("inet_sock", "inet_sport"),
+        inet_saddr: get("inet_sock", "inet_saddr"),
     };
     // 6.13 replaced `atomic_long_t f_count` with `file_ref_t f_ref`, which reads 0 for
     // one reference.
@@ -158,12 +170,20 @@ pub fn resolve_offsets() -> Result<(KernelOffsets, Vec<String>), String> {
         }
         Err(_) => o.file_count = get("file", "f_count"),
     }
+    if let Err(e) = sk_protocol {
+        missing.push(e);
+    }
     Ok((o, missing))
 }
 
 /// Byte offset of `member` in `struct name`, looking through anonymous structs and
 /// unions as the C compiler does.
 fn member_offset(btf: &btf_rs::Btf, name: &str, member: &str) -> Result<u32, String> {
+    member_field(btf, name, member).map(|(off, _)| off)
+}
+
+/// [`member_offset`] and the member's bitfield size, if it is one.
+fn member_field(btf: &btf_rs::Btf, name: &str, member: &str) -> Result<(u32, Option<u32>), String> {
     use btf_rs::Type;
     let types = btf
         .resolve_types_by_name(name)
@@ -179,13 +199,18 @@ fn member_offset(btf: &btf_rs::Btf, name: &str, member: &str) -> Result<u32, Str
         .ok_or_else(|| format!("BTF struct {name} has no member {member}"))
 }
 
-fn find_member(btf: &btf_rs::Btf, st: &btf_rs::Struct, want: &str, base: u32) -> Option<u32> {
+fn find_member(
+    btf: &btf_rs::Btf,
+    st: &btf_rs::Struct,
+    want: &str,
+    base: u32,
+) -> Option<(u32, Option<u32>)> {
     use btf_rs::Type;
     for m in &st.members {
         let off = base + m.bit_offset() / 8;
         let name = btf.resolve_name(m).unwrap_or_default();
         if name == want {
-            return Some(off);
+            return Some((off, m.bitfield_size().filter(|&bits| bits != 0)));
         }
         if name.is_empty() {
             // Anonymous struct/union: search inside it.
@@ -299,15 +324,106 @@ pub struct Lost {
 /// How the state-change source is attached (shown with `-v`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachMethod {
+    /// `raw_tracepoint/inet_sock_set_state` (preferred).
+    RawTracepoint,
+    /// The classic `sock:inet_sock_set_state` tracepoint (needs tracefs).
     Tracepoint,
 }
 
 impl fmt::Display for AttachMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::RawTracepoint => f.write_str("raw tracepoint inet_sock_set_state"),
             Self::Tracepoint => f.write_str("tracepoint sock:inet_sock_set_state"),
         }
     }
+}
+
+/// The state-change program as attached.
+pub(crate) struct StateAttach {
+    pub method: AttachMethod,
+    /// The program's fd (its `recursion_misses` are the changes it did not see).
+    pub prog_fd: i32,
+    /// Why the raw tracepoint was not used, when it was not.
+    pub raw_refused: Option<String>,
+}
+
+/// Test-only: attach the classic tracepoint even where the raw one works, so the tests
+/// run the fallback path on this kernel too.
+const FORCE_TRACEPOINT_ENV: &str = "NETSTAT_TEST_STATE_TRACEPOINT";
+
+/// Loads and attaches the state-change program: as a raw tracepoint where the kernel
+/// takes one and its BTF names every `struct sock` field that program reads, else as the
+/// classic tracepoint (whose record layout [`check_tracefs`] checks first).
+pub(crate) fn attach_state_program(
+    ebpf: &mut Ebpf,
+    offsets: &KernelOffsets,
+) -> Result<StateAttach, LoadError> {
+    let prog_err = |name: &'static str| move |source| LoadError::Program { name, source };
+    let raw_refused = if std::env::var_os(FORCE_TRACEPOINT_ENV).is_some() {
+        format!("{FORCE_TRACEPOINT_ENV} is set")
+    } else if let Some(field) = raw_state_fields(offsets)
+        .into_iter()
+        .find_map(|(name, off)| (off == OFFSET_UNKNOWN).then_some(name))
+    {
+        format!("the kernel's BTF has no usable {field}")
+    } else {
+        let name = PROG_INET_SOCK_SET_STATE_RAW;
+        let attached = program_mut::<RawTracePoint>(ebpf, name).and_then(|p| {
+            p.load().map_err(prog_err(name))?;
+            p.attach("inet_sock_set_state").map_err(prog_err(name))?;
+            Ok(p.fd().map_err(prog_err(name))?.as_fd().as_raw_fd())
+        });
+        match attached {
+            Ok(prog_fd) => {
+                return Ok(StateAttach {
+                    method: AttachMethod::RawTracepoint,
+                    prog_fd,
+                    raw_refused: None,
+                });
+            }
+            Err(e) => e.to_string(),
+        }
+    };
+    check_tracefs()?;
+    let name = PROG_INET_SOCK_SET_STATE;
+    let p = program_mut::<TracePoint>(ebpf, name)?;
+    p.load().map_err(prog_err(name))?;
+    p.attach("sock", "inet_sock_set_state")
+        .map_err(prog_err(name))?;
+    Ok(StateAttach {
+        method: AttachMethod::Tracepoint,
+        prog_fd: p.fd().map_err(prog_err(name))?.as_fd().as_raw_fd(),
+        raw_refused: Some(raw_refused),
+    })
+}
+
+/// The `struct sock` fields the raw state-change program reads.
+fn raw_state_fields(o: &KernelOffsets) -> [(&'static str, u32); 8] {
+    [
+        ("sock.sk_protocol", o.sk_protocol),
+        ("sock_common.skc_family", o.skc_family),
+        ("inet_sock.inet_sport", o.inet_sport),
+        ("sock_common.skc_dport", o.skc_dport),
+        ("inet_sock.inet_saddr", o.inet_saddr),
+        ("sock_common.skc_daddr", o.skc_daddr),
+        ("sock_common.skc_v6_rcv_saddr", o.skc_v6_rcv_saddr),
+        ("sock_common.skc_v6_daddr", o.skc_v6_daddr),
+    ]
+}
+
+/// A program of the object, as its type.
+pub(crate) fn program_mut<'a, P>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut P, LoadError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or(LoadError::Missing(name))?
+        .try_into()
+        .map_err(|source| LoadError::Program { name, source })
 }
 
 /// What the programs queue on the ring, and how big it is.
@@ -428,7 +544,6 @@ pub struct StateProbe {
 impl StateProbe {
     pub fn load(opts: ProbeOptions) -> Result<Self, LoadError> {
         require_privilege("loading the state-change tracepoint", STATE_PROBE_CAPS)?;
-        check_tracefs()?;
         let (all, offsets, offsets_error) = match resolve_offsets() {
             Ok((o, _)) if o.skc_net != OFFSET_UNKNOWN && o.net_inum != OFFSET_UNKNOWN => {
                 (o, Some(o), None)
@@ -437,22 +552,11 @@ impl StateProbe {
             Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
         };
         let mut ebpf = load_object(&all, Some(opts))?;
-        let prog: &mut TracePoint = ebpf
-            .program_mut(PROG_INET_SOCK_SET_STATE)
-            .ok_or(LoadError::Missing(PROG_INET_SOCK_SET_STATE))?
-            .try_into()
-            .map_err(|source| LoadError::Program {
-                name: PROG_INET_SOCK_SET_STATE,
-                source,
-            })?;
-        let map_err = |name| move |source| LoadError::Program { name, source };
-        prog.load().map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
-        prog.attach("sock", "inet_sock_set_state")
-            .map_err(map_err(PROG_INET_SOCK_SET_STATE))?;
+        let state = attach_state_program(&mut ebpf, &all)?;
         Ok(Self {
             events: EventRing::take(&mut ebpf)?,
             _ebpf: ebpf,
-            method: AttachMethod::Tracepoint,
+            method: state.method,
             offsets,
             offsets_error,
         })
@@ -477,13 +581,21 @@ impl StateProbe {
     }
 }
 
+/// Benchmark only: set, every program returns at once (see `emit::HOOKS_ONLY`).
+pub const HOOKS_ONLY_ENV: &str = "NETSTAT_BENCH_HOOKS_ONLY";
+
+/// Whether [`HOOKS_ONLY_ENV`] is set.
+pub fn hooks_only() -> bool {
+    std::env::var_os(HOOKS_ONLY_ENV).is_some()
+}
+
 /// Loads the object with its load-time globals set. Programs are loaded one by one by
 /// the caller (a `--watch` needs one, the agent all of them).
 pub(crate) fn load_object(
     offsets: &KernelOffsets,
     events: Option<ProbeOptions>,
 ) -> Result<Ebpf, LoadError> {
-    let emit = events.map_or(0, |e| e.emit);
+    let emit = events.map_or(0, |e| e.emit) | if hooks_only() { emit::HOOKS_ONLY } else { 0 };
     let filter = events.map(|e| e.filter).unwrap_or_default();
     let mut loader = EbpfLoader::new();
     loader
@@ -546,14 +658,20 @@ pub(crate) fn require_privilege(
 /// Mounts tracefs if needed and checks the state tracepoint's record layout.
 pub(crate) fn check_tracefs() -> Result<(), LoadError> {
     let format_path = format!("{TRACEFS}/events/sock/inet_sock_set_state/format");
-    if !tracefs_mounted() {
-        mount_tracefs().map_err(|source| LoadError::NoTracefs { source })?;
-    }
+    ensure_tracefs()?;
     let format = std::fs::read_to_string(&format_path).map_err(|source| LoadError::Format {
         path: format_path.clone(),
         source,
     })?;
     check_format(&format).map_err(LoadError::FormatMismatch)
+}
+
+/// Mounts tracefs if it is not (aya attaches classic tracepoints through it).
+pub(crate) fn ensure_tracefs() -> Result<(), LoadError> {
+    if !tracefs_mounted() {
+        mount_tracefs().map_err(|source| LoadError::NoTracefs { source })?;
+    }
+    Ok(())
 }
 
 fn tracefs_mounted() -> bool {

@@ -362,12 +362,27 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
     for m in &probe.offsets_missing {
         writeln!(err, "netstat: {what}: not in this kernel's BTF: {m}")?;
     }
+    if crate::ebpf::hooks_only() {
+        writeln!(
+            err,
+            "netstat: {what}: {} is set: every program returns at once (a benchmark of the \
+             hooks' own cost); nothing will be printed",
+            crate::ebpf::HOOKS_ONLY_ENV
+        )?;
+    }
+    if let Some(why) = &probe.raw_refused {
+        writeln!(
+            err,
+            "netstat: {what}: state changes from the classic tracepoint: no raw tracepoint ({why})"
+        )?;
+    }
     // Owners of the sockets that were there before: their changes name them too.
     let seeded = agent::seed(&mut probe, root, err)?;
     writeln!(
         err,
-        "netstat: {what}: TCP state changes from tracepoint sock:inet_sock_set_state, owners \
-         from the socket hooks{}; {} sockets seeded; ready",
+        "netstat: {what}: TCP state changes from {}, owners from the socket hooks{}; {} \
+         sockets seeded; ready",
+        probe.state_method,
         if plan.audit_udp {
             ", UDP flows from cgroup sendmsg/recvmsg and sock_{send,recv}_length"
         } else {

@@ -266,3 +266,89 @@ fn overflowed_ring_accounts_for_every_event() {
         lost.ring_full
     );
 }
+
+/// Starts `netstat --watch --netns NS`, with the classic tracepoint forced when
+/// `classic`; returns it once ready, with its ready line.
+#[allow(clippy::zombie_processes)] // the caller waits for it (stop_watch)
+fn start_watch(ns: &Netns, classic: bool) -> (std::process::Child, String) {
+    let mut cmd = Command::new(ours());
+    cmd.args(["--watch", "--netns", ns.name()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if classic {
+        cmd.env("NETSTAT_TEST_STATE_TRACEPOINT", "1");
+    }
+    let mut watch = cmd.spawn().expect("start netstat --watch");
+    let mut stderr = BufReader::new(watch.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("read stderr") == 0 {
+            let _ = watch.kill();
+            let _ = watch.wait();
+            panic!("netstat --watch exited before it was ready: {said}");
+        }
+        said.push_str(&line);
+        if line.contains("ready") {
+            return (watch, said);
+        }
+    }
+}
+
+/// The lines of a stopped `--watch`, without their time and duration columns.
+fn stop_watch(watch: std::process::Child) -> Vec<String> {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(watch.id() as i32, libc::SIGINT) };
+    let out = watch.wait_with_output().expect("wait for netstat --watch");
+    assert!(out.status.success(), "--watch exited with {:?}", out.status);
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(' ').collect();
+            fields[1..fields.len() - 1].join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The state-change program attaches as a raw tracepoint where it can, else as the
+/// classic tracepoint (a test-only switch forces that here). Both read the same change
+/// from different places — `struct sock` fields found through BTF, or the trace record —
+/// and must print exactly the same lines, IPv4 and IPv6, both ends, to the CLOSE whose
+/// socket has already released its port.
+#[test]
+fn raw_and_classic_tracepoints_print_the_same_lines() {
+    require_root();
+    let ns = Netns::new();
+    let (raw, raw_said) = start_watch(&ns, false);
+    let (classic, classic_said) = start_watch(&ns, true);
+    assert!(
+        raw_said.contains("from raw tracepoint inet_sock_set_state"),
+        "the raw tracepoint did not attach on this kernel:\n{raw_said}"
+    );
+    assert!(
+        classic_said.contains("from tracepoint sock:inet_sock_set_state")
+            && classic_said.contains("no raw tracepoint (NETSTAT_TEST_STATE_TRACEPOINT is set)"),
+        "{classic_said}"
+    );
+    one_connection(&ns);
+    in_netns(&ns, || {
+        let listener = std::net::TcpListener::bind("[::1]:0").expect("bind ::1");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (conn, _) = listener.accept().expect("accept");
+        // Passive side closes first this time.
+        drop(conn);
+        std::thread::sleep(Duration::from_millis(20));
+        drop(client);
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let (raw, classic) = (stop_watch(raw), stop_watch(classic));
+    assert_eq!(
+        raw.len(),
+        24,
+        "12 changes per connection:\n{}",
+        raw.join("\n")
+    );
+    assert_eq!(raw, classic);
+}

@@ -324,7 +324,7 @@ fn fleet_metrics_move_with_a_connection_load() {
     assert_eq!(
         before.get(
             "netstat_attached",
-            &[("hook", "tracepoint sock:inet_sock_set_state")]
+            &[("hook", "raw tracepoint inet_sock_set_state")]
         ),
         1.0,
         "{}",

@@ -19,11 +19,10 @@ use aya::{
 };
 use netstat_common::{
     FlowKey, FlowValue, ListenKey, MAP_CLOSED, MAP_FLOWS, MAP_LISTENERS, MAP_OWNERS, MAP_STATS,
-    MAP_UNSENT, OFFSET_UNKNOWN, Owner, PROG_INET_SOCK_SET_STATE, STAT_SLOTS, SockKey, SockRecord,
-    emit, progs,
+    MAP_UNSENT, OFFSET_UNKNOWN, Owner, STAT_SLOTS, SockKey, SockRecord, emit, progs,
 };
 
-use super::{LoadError, check_tracefs, load_object, require_privilege, resolve_offsets};
+use super::{LoadError, ensure_tracefs, load_object, require_privilege, resolve_offsets};
 
 /// `bpf_map_update_elem` flag: insert only if absent.
 const BPF_NOEXIST: u64 = 1;
@@ -48,6 +47,9 @@ pub struct OwnerProbe {
     pub offsets_missing: Vec<String>,
     /// The state-change program's descriptor, for its skip counter.
     state_prog_fd: i32,
+    /// How the state-change program is attached, and why not as a raw tracepoint.
+    pub state_method: super::AttachMethod,
+    pub raw_refused: Option<String>,
 }
 
 /// Counters the programs keep (see netstat-common's `STAT_*`).
@@ -72,7 +74,8 @@ impl OwnerProbe {
     /// With `Some`, the state tracepoint also queues events (see [`super::EventRing`]).
     pub fn load_with(events: Option<super::ProbeOptions>) -> Result<Self, LoadError> {
         require_privilege("loading the socket-owner programs", super::OWNER_PROBE_CAPS)?;
-        check_tracefs()?;
+        // The accept, close and send/recv hooks are classic tracepoints.
+        ensure_tracefs()?;
         let (offsets, offsets_missing) = resolve_offsets().map_err(LoadError::Btf)?;
         // Without these the map has no key, or its owners no identity.
         for (name, off) in [
@@ -102,9 +105,9 @@ impl OwnerProbe {
         // look-up when a listing asks. The live modes take the owner from the record as
         // it is, and every close() on the system would pay for the hook.
         let close_hook = events.is_none();
-        let mut state_prog_fd = -1;
+        let state = super::attach_state_program(&mut ebpf, &offsets)?;
+        attached.push(state.method.to_string());
         for (name, category, event) in [
-            (PROG_INET_SOCK_SET_STATE, "sock", "inet_sock_set_state"),
             (progs::ACCEPT_EXIT, "syscalls", "sys_exit_accept"),
             (progs::ACCEPT4_EXIT, "syscalls", "sys_exit_accept4"),
             (progs::SEND_LENGTH, "sock", "sock_send_length"),
@@ -114,12 +117,9 @@ impl OwnerProbe {
         .into_iter()
         .filter(|(name, ..)| close_hook || *name != progs::CLOSE_ENTER)
         {
-            let p: &mut TracePoint = program(&mut ebpf, name)?;
+            let p: &mut TracePoint = super::program_mut(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(category, event).map_err(prog_err(name))?;
-            if name == PROG_INET_SOCK_SET_STATE {
-                state_prog_fd = p.fd().map_err(prog_err(name))?.as_fd().as_raw_fd();
-            }
             attached.push(format!("tracepoint {category}:{event}"));
         }
         // aya attaches through bpf_link where the kernel has it (5.7+), and cgroup links
@@ -127,7 +127,7 @@ impl OwnerProbe {
         let mode = CgroupAttachMode::Single;
         let at = cgroup_path.display();
         {
-            let p: &mut SockOps = program(&mut ebpf, progs::SOCK_OPS)?;
+            let p: &mut SockOps = super::program_mut(&mut ebpf, progs::SOCK_OPS)?;
             p.load().map_err(prog_err(progs::SOCK_OPS))?;
             p.attach(cgroup.as_fd(), mode)
                 .map_err(prog_err(progs::SOCK_OPS))?;
@@ -145,14 +145,14 @@ impl OwnerProbe {
             &[]
         };
         for &name in [progs::CONNECT4, progs::CONNECT6].iter().chain(udp_hooks) {
-            let p: &mut CgroupSockAddr = program(&mut ebpf, name)?;
+            let p: &mut CgroupSockAddr = super::program_mut(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(cgroup.as_fd(), mode).map_err(prog_err(name))?;
             attached.push(format!("cgroup/{name} on {at}"));
         }
         // sock_create last: from here on every new socket gets a record.
         for name in [progs::SOCK_RELEASE, progs::SOCK_CREATE] {
-            let p: &mut CgroupSock = program(&mut ebpf, name)?;
+            let p: &mut CgroupSock = super::program_mut(&mut ebpf, name)?;
             p.load().map_err(prog_err(name))?;
             p.attach(cgroup.as_fd(), mode).map_err(prog_err(name))?;
             attached.push(format!("cgroup/{name} on {at}"));
@@ -188,7 +188,9 @@ impl OwnerProbe {
             _ebpf: ebpf,
             attached,
             offsets_missing,
-            state_prog_fd,
+            state_prog_fd: state.prog_fd,
+            state_method: state.method,
+            raw_refused: state.raw_refused,
         })
     }
 
@@ -355,16 +357,6 @@ impl OwnerProbe {
             transitions: slot(netstat_common::STAT_TRANSITIONS)?,
         })
     }
-}
-
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
-{
-    ebpf.program_mut(name)
-        .ok_or(LoadError::Missing(name))?
-        .try_into()
-        .map_err(|source| LoadError::Program { name, source })
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, LoadError> {
