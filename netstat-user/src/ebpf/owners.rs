@@ -4,8 +4,9 @@
 //! What attaches where (chosen from what these kernels accept: no kprobes, no fentry):
 //! cgroup `sock_create`/`sock_release`/`connect4`/`connect6` and `sock_ops` on the
 //! cgroup v2 root (they then see every process, in every network namespace, with the
-//! real caller as `current`), tracepoints for accept exits, close, send/recv lengths and
-//! state changes.
+//! real caller as `current`), tracepoints for accept exits, close and send/recv lengths,
+//! and a raw tracepoint for state changes (the classic one where raw ones cannot attach:
+//! see `super::attach_state_program`).
 use std::{
     io,
     os::fd::{AsFd, AsRawFd},
@@ -194,11 +195,12 @@ impl OwnerProbe {
         })
     }
 
-    /// How many times the kernel skipped the state-change program: a tracepoint program
-    /// does not run while another tracing program runs on the same CPU (a softirq
-    /// interrupting one of our process-context programs), and the change goes unseen.
-    /// The kernel counts it in `bpf_prog_info.recursion_misses` for tracepoint programs since
-    /// 6.7 (trampolines since 5.12); 0 where it does not.
+    /// How many times the kernel skipped the state-change program, and the change went
+    /// unseen. A raw tracepoint program is skipped only when it would run inside itself
+    /// on one CPU (a softirq state change interrupting a process-context one); a classic
+    /// tracepoint program (the fallback) whenever any other tracing program runs on the
+    /// CPU, ours included. The kernel counts both in `bpf_prog_info.recursion_misses`
+    /// (raw tracepoints since 5.x, classic ones since 6.7); 0 where it does not.
     pub fn state_misses(&self) -> u64 {
         prog_recursion_misses(self.state_prog_fd).unwrap_or(0)
     }
