@@ -199,8 +199,8 @@ impl OwnerProbe {
     /// unseen. A raw tracepoint program is skipped only when it would run inside itself
     /// on one CPU (a softirq state change interrupting a process-context one); a classic
     /// tracepoint program (the fallback) whenever any other tracing program runs on the
-    /// CPU, ours included. The kernel counts both in `bpf_prog_info.recursion_misses`
-    /// (raw tracepoints since 5.x, classic ones since 6.7); 0 where it does not.
+    /// CPU, ours included. Recent kernels count both in `bpf_prog_info.recursion_misses`
+    /// (classic tracepoints since 6.7); older ones read 0.
     pub fn state_misses(&self) -> u64 {
         prog_recursion_misses(self.state_prog_fd).unwrap_or(0)
     }
