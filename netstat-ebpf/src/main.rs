@@ -407,6 +407,10 @@ pub fn inet_sock_set_state_raw(ctx: RawTracePointContext) -> i32 {
     if events::hooks_only() {
         return 0;
     }
+    let new = ctx.arg::<u64>(2) as u8;
+    if audit_skips(new) {
+        return 0;
+    }
     let sk: u64 = ctx.arg(0);
     if kernel::sock_protocol(sk) != IPPROTO_TCP {
         return 0;
@@ -415,7 +419,7 @@ pub fn inet_sock_set_state_raw(ctx: RawTracePointContext) -> i32 {
     let change = Change {
         skaddr: sk,
         old: ctx.arg::<u64>(1) as u8,
-        new: ctx.arg::<u64>(2) as u8,
+        new,
         family: kernel::sock_family(sk),
         sport,
         dport,
@@ -437,8 +441,9 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
     // SAFETY: offsets from the checked record layout (below too): the user side checked
     // them against the running kernel's format file before attaching. Every offset is
     // aligned to its field's size.
-    let protocol: u16 = unsafe { field(&ctx, tp::PROTOCOL) };
-    if protocol != IPPROTO_TCP {
+    let (protocol, new): (u16, i32) =
+        unsafe { (field(&ctx, tp::PROTOCOL), field(&ctx, tp::NEWSTATE)) };
+    if protocol != IPPROTO_TCP || audit_skips(new as u8) {
         return 0;
     }
     // SAFETY: as above.
@@ -446,7 +451,7 @@ pub fn inet_sock_set_state(ctx: TracePointContext) -> u32 {
         Change {
             skaddr: field::<u64>(&ctx, tp::SKADDR),
             old: field::<i32>(&ctx, tp::OLDSTATE) as u8,
-            new: field::<i32>(&ctx, tp::NEWSTATE) as u8,
+            new: new as u8,
             family: field::<u16>(&ctx, tp::FAMILY),
             sport: field::<u16>(&ctx, tp::SPORT),
             dport: field::<u16>(&ctx, tp::DPORT),
@@ -481,15 +486,18 @@ struct Change {
     dport: u16,
 }
 
-/// Whether a change matters to a connection record: the opening, listeners (whose
-/// owners name accepted children) and the end (whose tracepoint record carries the
-/// whole tuple).
+/// `--audit` alone: the connection record needs only the opening, listeners (whose
+/// owners name accepted children) and the end (whose tracepoint record carries the whole
+/// tuple); the changes in between cost nothing then, not even a read of the socket.
+/// (The agent's transition counter counts only where every change is looked at.)
 #[inline(always)]
-fn shapes_a_record(new: u8) -> bool {
+fn audit_skips(new: u8) -> bool {
     const SYN_SENT: u8 = TcpState::SynSent as u8;
     const LISTEN: u8 = TcpState::Listen as u8;
     const CLOSE: u8 = TcpState::Close as u8;
-    matches!(new, SYN_SENT | LISTEN | CLOSE)
+    !events::wanted(emit::STATES)
+        && events::wanted(emit::CONNECTIONS)
+        && !matches!(new, SYN_SENT | LISTEN | CLOSE)
 }
 
 /// The body both tracepoints share. `addrs` gives the local and remote address; it is
@@ -507,11 +515,6 @@ fn state_changed(c: &Change, addrs: impl FnOnce() -> ([u8; 16], [u8; 16])) {
         dport,
     } = *c;
     let states = events::wanted(emit::STATES);
-    if !states && events::wanted(emit::CONNECTIONS) && !shapes_a_record(new) {
-        // `--audit` alone: the connection record needs only the opening, the tuple,
-        // listeners and the end; the changes in between cost nothing then.
-        return;
-    }
     let (saddr, daddr) = addrs();
     let netns = kernel::sock_netns(skaddr);
     let cookie = kernel::sock_cookie(skaddr);
