@@ -1,0 +1,412 @@
+//! Privileged: fault injection (issue 7, "Hardening"). Each test makes the fault happen
+//! for real, checks that it did (the agent's pid is gone, tracefs is not mounted, the PID
+//! was reused...), then checks the exact outcome against net-tools where it can:
+//!
+//! 1. the agent SIGKILLed while one-shot `-tanp` runs (mid-answer, and with its stale
+//!    socket file left behind): the one-shots fall back to /proc with net-tools' rows;
+//! 2. the agent restarted on that stale file: it re-seeds, and nothing that changed while
+//!    it was down is reported with old information;
+//! 3. eBPF refused (a seccomp filter makes `bpf(2)` fail with EPERM) or BTF missing (a
+//!    private mount namespace hides `/sys/kernel/btf`): the classic modes are net-tools'
+//!    output, the eBPF modes fail with exit 1 naming what is missing;
+//! 4. tracefs not mounted (private mount namespace): the agent and `--watch` mount it
+//!    themselves, or, without CAP_SYS_ADMIN, fail saying so;
+//! 5. a socket whose process execs, or forks with both keeping it: `-p` agrees with
+//!    net-tools, `--watch`/`--audit` name the process;
+//! 6. PID reuse (clone3 with `set_tid`): a connection is never blamed on a later process
+//!    with the same PID.
+//!
+//! Needs root; run single-threaded: `cargo test -p netstat-tests --test faults --
+//! --test-threads=1`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netstat_tests::agent::{
+    AGENT_SOCKET_ENV, Agent, FROM_AGENT, FROM_PROC, InetRow, Owner, Script, check_env,
+    check_known_rows, check_verbose_fallback, inet_rows, run_netstat_env, show_output,
+};
+use netstat_tests::{
+    Netns, Output, TempDir, diff_outputs, ours, real, require_root, run_netstat_in, split_lines,
+};
+
+/// What net-tools prints after `PID/` for a live helper (argv\[0\] is `/usr/bin/python3`).
+const PYTHON: &str = "python3";
+/// How long a started netstat (agent, `--watch`) may take to say `ready` or exit.
+const READY: Duration = Duration::from_secs(60);
+/// How long the agent may take to reflect a change (its ring buffer is read
+/// asynchronously): owner checks retry until then.
+const CONVERGE: Duration = Duration::from_secs(5);
+
+fn sa(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+fn port(s: &Script, fields: &[String], i: usize) -> u16 {
+    s.num(fields, i, "port")
+}
+
+/// A server with an IPv4 and an IPv6 listener and two clients holding one connection to
+/// each: every socket has one live holder, so net-tools names every row.
+fn held_connections(ns: &Netns) -> Vec<Script> {
+    let mut server = Script::start(
+        ns,
+        "server",
+        &[
+            "--comm",
+            "nstf-srv",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen",
+            "[::1]:0",
+        ],
+    );
+    let l = server.expect_n("listen", 2);
+    let (p4, p6) = (port(&server, &l[0], 1), port(&server, &l[1], 1));
+    let mut keep = Vec::new();
+    for _ in 0..2 {
+        let (a4, a6) = (sa("127.0.0.1", p4), sa("::1", p6));
+        let mut c = Script::start(ns, "client", &["--connect", &a4, "--connect", &a6]);
+        c.expect_n("conn", 2);
+        keep.push(c);
+    }
+    server.expect_n("accepted", 4);
+    keep.push(server);
+    keep
+}
+
+/// `out` without the one `-p` note line, which is returned apart. `Err` when stderr has
+/// more than one such line.
+fn split_note(out: &Output) -> Result<(Option<String>, Output), String> {
+    let mut notes = Vec::new();
+    let mut rest = Vec::new();
+    for l in split_lines(&out.stderr) {
+        if l.starts_with(b"netstat: -p: ") {
+            notes.push(String::from_utf8_lossy(&l).into_owned());
+        } else {
+            rest.extend_from_slice(&l);
+            rest.push(b'\n');
+        }
+    }
+    if notes.len() > 1 {
+        return Err(format!("{} `-p` notes on stderr: {notes:?}", notes.len()));
+    }
+    let mut stripped = out.clone();
+    stripped.stderr = rest;
+    Ok((notes.pop(), stripped))
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).unwrap_or(0);
+    assert!(pid > 0, "no pid to signal");
+    // SAFETY: signalling a process this test started and has not reaped.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+}
+
+fn is_gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Pending connections on the unix listener at `path` (`ss -xl`'s Recv-Q).
+fn unix_backlog(path: &Path) -> usize {
+    let out = Command::new("ss")
+        .args(["-Hxl"])
+        .output()
+        .unwrap_or_else(|e| panic!("ss -Hxl: {e}"));
+    let want = path.to_string_lossy();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.split_whitespace().any(|w| w == want))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Kills `agent` with SIGKILL and checks the fault happened: killed by signal 9, its
+/// pid gone, its socket file left behind.
+fn kill_agent(agent: &mut Agent, socket: &Path) {
+    let pid = agent.pid();
+    let status = agent.kill_hard();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "agent ended {status}");
+    assert!(is_gone(pid), "/proc/{pid} still exists after SIGKILL");
+    assert!(
+        socket.exists(),
+        "the killed agent's socket file {} should be left behind (no clean-up runs)",
+        socket.display()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The agent killed while one-shot queries run
+
+/// Which source a `-tanpv` run says it used.
+#[derive(Debug, Default)]
+struct Tally {
+    agent: usize,
+    no_agent: usize,
+    answer_failed: usize,
+    longest: Duration,
+}
+
+/// Phase A: the agent is stopped (SIGSTOP) while a `-tanp` (no `-v`) has sent its
+/// question and waits for the answer, then SIGKILLed: the run gets a broken socket
+/// mid-query. It must print net-tools' rows, exit 0, and say on stderr (one line, without
+/// `-v`) that the owners came from /proc because the agent's answer failed.
+///
+/// Phase B: a thread runs `-tanpv` in a loop while the agent is started, killed at varying
+/// points and restarted on the same path five times; after each kill the loop meets the
+/// stale socket file. Every run must be net-tools' output (plus the one `-v` line), exit 0.
+#[test]
+fn agent_killed_mid_query_one_shots_fall_back_to_proc() {
+    require_root();
+    let ns = Netns::new();
+    let _keep = held_connections(&ns);
+    let dir = TempDir::new("faults");
+    let socket = dir.path().join("agent.sock");
+    let socket_str = socket.to_str().unwrap_or_default().to_string();
+    let env = [(AGENT_SOCKET_ENV, socket_str.as_str())];
+    let real_q = run_netstat_in(&ns, &real(), None, &["-tanp"]);
+    let real_v = run_netstat_in(&ns, &real(), None, &["-tanpv"]);
+    let rows = inet_rows(&real_q.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        rows.len() == 10 && rows.iter().all(|r| matches!(r.owner, Some(Owner::Live { .. }))),
+        "the namespace should hold 2 listeners and 8 connection ends, each with one live \
+         holder\n{}",
+        show_output("net-tools", &real_q)
+    );
+
+    // Phase A.
+    let mut agent = Agent::start(&socket);
+    let answered = run_netstat_env(&ns, &ours(), None, &env, &["-tanpv"]);
+    assert!(
+        String::from_utf8_lossy(&answered.stderr).contains(FROM_AGENT),
+        "{}",
+        show_output("with the agent up", &answered)
+    );
+    signal(agent.pid(), libc::SIGSTOP);
+    let (query, backlog) = thread::scope(|sc| {
+        let q = sc.spawn(|| run_netstat_env(&ns, &ours(), None, &env, &["-tanp"]));
+        // The question is queued on the stopped agent's socket once its backlog shows it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut backlog = 0;
+        while backlog == 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+            backlog = unix_backlog(&socket);
+        }
+        kill_agent(&mut agent, &socket);
+        (q.join().unwrap_or_else(|_| panic!("query thread")), backlog)
+    });
+    assert_eq!(backlog, 1, "the one-shot never reached the stopped agent");
+    let (note, stripped) = split_note(&query).unwrap_or_else(|e| panic!("{e}"));
+    let want_note = format!("{FROM_PROC} (the agent's answer failed: agent at {socket_str}: ");
+    assert!(
+        note.as_deref().is_some_and(|n| n.starts_with(&want_note)),
+        "a one-shot whose agent died mid-query must say, without -v, `{want_note}...`\n{}",
+        show_output("ours", &query)
+    );
+    if let Err(d) = diff_outputs(&real_q, &stripped) {
+        panic!("agent killed mid-query: not net-tools' output\n{d}");
+    }
+    eprintln!("phase A: mid-query kill gave: {}", note.unwrap_or_default());
+
+    // Phase B.
+    let stop = AtomicBool::new(false);
+    let runs: Mutex<Vec<(Duration, Output)>> = Mutex::new(Vec::new());
+    let count = |pat: &str| -> usize {
+        runs.lock().map_or(0, |r| {
+            r.iter()
+                .filter(|(_, o)| String::from_utf8_lossy(&o.stderr).contains(pat))
+                .count()
+        })
+    };
+    let wait_for = |pat: &str, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(pat) < n {
+            assert!(Instant::now() < deadline, "no run said `{pat}` in 60 s");
+            thread::sleep(Duration::from_millis(10));
+        }
+    };
+    thread::scope(|sc| {
+        sc.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let out = run_netstat_env(&ns, &ours(), None, &env, &["-tanpv"]);
+                if let Ok(mut r) = runs.lock() {
+                    r.push((t.elapsed(), out));
+                }
+            }
+        });
+        for round in 0..5u64 {
+            let mut agent = Agent::start(&socket);
+            wait_for(FROM_AGENT, count(FROM_AGENT) + 1);
+            // Kill at varying points of a query.
+            thread::sleep(Duration::from_millis(7 * round));
+            kill_agent(&mut agent, &socket);
+            wait_for("no agent at", count("no agent at") + 1);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let runs = runs.into_inner().unwrap_or_default();
+    let mut tally = Tally::default();
+    let mut problems = Vec::new();
+    for (took, out) in &runs {
+        tally.longest = tally.longest.max(*took);
+        let (note, stripped) = match split_note(out) {
+            Ok(ok) => ok,
+            Err(e) => {
+                problems.push(format!("{e}\n{}", show_output("ours", out)));
+                continue;
+            }
+        };
+        match note.as_deref() {
+            Some(n) if n.starts_with(FROM_AGENT) => tally.agent += 1,
+            Some(n) if n.starts_with(&format!("{FROM_PROC} (no agent at ")) => {
+                tally.no_agent += 1;
+            }
+            Some(n) if n.contains("answer failed") || n.contains("the rest from /proc") => {
+                tally.answer_failed += 1;
+            }
+            _ => problems.push(format!(
+                "no or unknown `-p` note\n{}",
+                show_output("ours", out)
+            )),
+        }
+        if let Err(d) = diff_outputs(&real_v, &stripped) {
+            problems.push(format!("{d}{}", show_output("ours", out)));
+        }
+    }
+    eprintln!("phase B: {} runs: {tally:?}", runs.len());
+    assert!(
+        problems.is_empty(),
+        "{} of {} runs went wrong while the agent was killed:\n{}",
+        problems.len(),
+        runs.len(),
+        problems.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The agent restarted
+
+/// The agent is SIGKILLed; while it is down, a forking server's parent closes its copies
+/// of a listener and a connection (its child keeps them: the owner changes), a client
+/// closes its connections (its side goes to TIME_WAIT, the server's to CLOSE_WAIT) and a
+/// new client connects. A new agent started on the stale socket file re-seeds: its
+/// `-tanp` is net-tools' output exactly, every row included (the TIME_WAIT rows
+/// are `-` for both: nobody holds them and the new agent never saw them).
+#[test]
+fn restarted_agent_reseeds_and_reports_nothing_stale() {
+    require_root();
+    let ns = Netns::new();
+    let dir = TempDir::new("faults");
+    let socket = dir.path().join("agent.sock");
+    let socket_str = socket.to_str().unwrap_or_default().to_string();
+    let env = [(AGENT_SOCKET_ENV, socket_str.as_str())];
+    let mut agent = Agent::start(&socket);
+
+    let mut server = Script::start(
+        &ns,
+        "server",
+        &["--comm", "nstf-srv", "--listen", "127.0.0.1:0"],
+    );
+    let l = server.expect("listen");
+    let p = port(&server, &l, 1);
+    let target = sa("127.0.0.1", p);
+    let mut closer = Script::start(&ns, "client", &["--comm", "nstf-cls", "--connect", &target]);
+    closer.expect("conn");
+    let mut forker = Script::start(
+        &ns,
+        "forker",
+        &[
+            "--comm",
+            "nstf-par",
+            "--child-comm",
+            "nstf-chi",
+            "--mode",
+            "hold",
+            "--listen",
+            "127.0.0.1:0",
+            "--connect",
+            &target,
+        ],
+    );
+    let child: u32 = {
+        let f = forker.expect("child");
+        forker.num(&f, 0, "child pid")
+    };
+    forker.expect("child-ready");
+    server.expect_n("accepted", 2);
+    // The first agent names the parent (it made them and the child never used them).
+    let before = run_netstat_env(&ns, &ours(), None, &env, &["-tanpv"]);
+    let rows = inet_rows(&before.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let parent_rows = rows
+        .iter()
+        .filter(|r| r.owner.as_ref().and_then(Owner::pid) == Some(forker.pid()))
+        .count();
+    assert!(
+        String::from_utf8_lossy(&before.stderr).contains(FROM_AGENT) && parent_rows == 2,
+        "before the kill the agent should name the forking parent {} on 2 rows\n{}",
+        forker.pid(),
+        show_output("ours", &before)
+    );
+
+    kill_agent(&mut agent, &socket);
+    forker.send("close");
+    forker.expect("parent-closed");
+    closer.send("close");
+    closer.expect("closed");
+    let mut late = Script::start(&ns, "client", &["--comm", "nstf-late", "--connect", &target]);
+    late.expect("conn");
+    server.expect_n("accepted", 1);
+
+    let _agent = Agent::start(&socket);
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let out = run_netstat_env(&ns, &ours(), None, &env, &["-tanpv"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(FROM_AGENT),
+            "the restarted agent must answer\n{}",
+            show_output("ours", &out)
+        );
+        let rows = inet_rows(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        let by_child = rows
+            .iter()
+            .filter(|r| {
+                r.owner
+                    == Some(Owner::Live {
+                        pid: child,
+                        name: PYTHON.into(),
+                    })
+            })
+            .count();
+        if by_child == 2 || Instant::now() > deadline {
+            assert_eq!(
+                by_child,
+                2,
+                "after the restart the child {child} holds the listener and the connection\n{}",
+                show_output("ours", &out)
+            );
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    for args in [&["-tanp"][..], &["-tanpe"]] {
+        if let Err(report) = check_env(&ns, None, &env, args) {
+            panic!("after the restart, every row must be net-tools':\n{report}");
+        }
+    }
+    drop(late);
+    drop(closer);
+}
