@@ -101,7 +101,7 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let mut probe = match OwnerProbe::load() {
         Ok(p) => p,
         Err(e) => {
-            writeln!(err, "netstat: --agent: {e}")?;
+            writeln!(err, "netstat: --agent: {}", e.describe())?;
             return Ok(1);
         }
     };

@@ -410,3 +410,481 @@ fn restarted_agent_reseeds_and_reports_nothing_stale() {
     drop(late);
     drop(closer);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running a netstat under an injected fault
+
+/// How a started netstat ended up: it said `ready` (still running), or it exited.
+enum Started {
+    Ready(Running),
+    Exited { status: ExitStatus, stderr: String },
+}
+
+/// A netstat that said `ready`; stopped with SIGTERM (and reaped) when dropped.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (bounded: SIGKILL after 20 s).
+    fn stop(mut self) -> (ExitStatus, String) {
+        let status = self.end();
+        thread::sleep(Duration::from_millis(50));
+        (status, self.stderr())
+    }
+
+    fn end(&mut self) -> ExitStatus {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return s;
+        }
+        signal(self.child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(s)) => return s,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                _ => {
+                    let _ = self.child.kill();
+                    return self.child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// Spawns `cmd` (stdout discarded) and waits up to [`READY`] for a stderr line saying
+/// `ready`, or for its exit.
+fn start(mut cmd: Command) -> Started {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let pipe = child.stderr.take();
+    let sink = Arc::clone(&stderr);
+    thread::spawn(move || {
+        let Some(pipe) = pipe else { return };
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Ok(mut s) = sink.lock() {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+    });
+    let deadline = Instant::now() + READY;
+    loop {
+        let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+        if text.lines().any(|l| l.contains("ready")) {
+            return Started::Ready(Running { child, stderr });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            thread::sleep(Duration::from_millis(50));
+            let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+            return Started::Exited { status, stderr };
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{shown}: neither `ready` nor an exit within {READY:?}; stderr:\n{text}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` to its end within [`READY`] and collects its output.
+fn run_bounded(mut cmd: Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let drain = |p: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = p {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + READY;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{shown} did not end within {READY:?}; killed");
+            }
+        }
+    };
+    Output {
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        status,
+    }
+}
+
+/// Makes `cmd` run under a seccomp filter that fails every `bpf(2)` with EPERM, as a
+/// kernel or a sandbox that refuses eBPF does.
+#[cfg(target_arch = "x86_64")]
+fn refuse_bpf(cmd: &mut Command) {
+    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    // seccomp_data: nr at offset 0, arch at 4.
+    let f = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let (ld, jeq, ret) = (
+        libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        libc::BPF_RET | libc::BPF_K,
+    );
+    let prog = [
+        f(ld, 0, 0, 4),
+        f(jeq, 0, 3, AUDIT_ARCH_X86_64),
+        f(ld, 0, 0, 0),
+        f(jeq, 0, 1, libc::SYS_bpf as u32),
+        f(ret, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        f(ret, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    // SAFETY: only async-signal-safe prctl calls between fork and exec; `prog` is moved
+    // into the closure and outlives the call that copies it into the kernel.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr().cast_mut(),
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// `ip netns exec NS BIN ARGS` as a command (argv\[0\] is a `netstat` symlink to `bin`).
+fn netstat_cmd(ns: &Netns, link_dir: &TempDir, bin: &Path, args: &[&str]) -> Command {
+    let link = link_dir.path().join(bin.file_name().unwrap_or_default());
+    let link = link.with_file_name("netstat");
+    if !link.exists()
+        && let Err(e) = std::os::unix::fs::symlink(bin, &link)
+    {
+        panic!("symlink {}: {e}", link.display());
+    }
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns.name()]).arg(&link).args(args);
+    cmd
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. eBPF refused, BTF missing
+
+/// What the eBPF modes must say when their programs cannot load: exit 1 and one stderr
+/// line naming the mode and the cause.
+fn check_ebpf_mode_fails(what: &str, started: Started, cause: &str) {
+    match started {
+        Started::Exited { status, stderr } => {
+            let want = match what {
+                "--agent" => "netstat: --agent: ".to_string(),
+                _ => format!("netstat: {what} needs the eBPF programs, which did not load: "),
+            };
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert!(
+                status.code() == Some(1)
+                    && lines.len() == 1
+                    && lines[0].starts_with(&want)
+                    && lines[0].contains(cause),
+                "{what} without eBPF must exit 1 with one line `{want}...{cause}...`; it \
+                 ended {status} with stderr:\n{stderr}"
+            );
+        }
+        Started::Ready(r) => {
+            let (_, stderr) = r.stop();
+            panic!("{what} got ready although the fault should stop it:\n{stderr}");
+        }
+    }
+}
+
+/// The classic modes under the fault (run through `wrap`) are net-tools' output exactly
+/// (stdout, stderr, exit code), `-p` included: the agent that could not start leaves no
+/// socket, and `-v` says why the owners came from /proc.
+fn check_classic_modes(ns: &Netns, env: &[(&str, &str)], wrap: &dyn Fn(&mut Command)) {
+    let links = TempDir::new("faults");
+    for args in [
+        &["-tanp"][..],
+        &["-tuanpe"],
+        &["-tan"],
+        &["-s"],
+        &["-rn"],
+        &["-i"],
+        &["-tanpv"],
+    ] {
+        let real_out = run_netstat_in(ns, &real(), None, args);
+        let mut cmd = netstat_cmd(ns, &links, &ours(), args);
+        cmd.envs(env.iter().copied());
+        wrap(&mut cmd);
+        let ours_out = run_bounded(cmd);
+        let (note, stripped) = split_note(&ours_out).unwrap_or_else(|e| panic!("{e}"));
+        let verbose = args.contains(&"-tanpv");
+        if verbose {
+            assert!(
+                note.as_deref()
+                    .is_some_and(|n| n.starts_with(&format!("{FROM_PROC} (no agent at "))),
+                "-v must say `{FROM_PROC} (no agent at ...)`\n{}",
+                show_output("ours", &ours_out)
+            );
+        }
+        let compared = if verbose { &stripped } else { &ours_out };
+        // Counters move between the two runs of -s/-i: compare those by shape only.
+        if args == ["-s"] || args == ["-i"] {
+            assert!(
+                ours_out.status.code() == real_out.status.code()
+                    && ours_out.stderr == real_out.stderr
+                    && split_lines(&ours_out.stdout).len() == split_lines(&real_out.stdout).len(),
+                "`netstat {}` under the fault\n{}{}",
+                args.join(" "),
+                show_output("net-tools", &real_out),
+                show_output("ours", &ours_out)
+            );
+        } else if let Err(d) = diff_outputs(&real_out, compared) {
+            panic!("`netstat {}` under the fault:\n{d}", args.join(" "));
+        }
+    }
+}
+
+/// The agent, `--watch` and `--audit` under `wrap` (on the host).
+fn start_ebpf_modes(
+    socket: &Path,
+    wrap: &dyn Fn(&mut Command),
+) -> Vec<(&'static str, Started)> {
+    let mut started = Vec::new();
+    for (what, args) in [
+        ("--agent", &["--agent"][..]),
+        ("--watch", &["--watch"]),
+        ("--audit", &["--audit", "-t"]),
+    ] {
+        let mut cmd = Command::new(ours());
+        cmd.args(args).env(AGENT_SOCKET_ENV, socket);
+        wrap(&mut cmd);
+        started.push((what, start(cmd)));
+    }
+    started
+}
+
+/// Test 3a: `bpf(2)` refused by a seccomp filter (EPERM). The filter is checked first:
+/// under it a bare `bpf()` call fails with EPERM, without it with another error.
+#[test]
+fn ebpf_refused_classic_modes_unchanged_ebpf_modes_say_why() {
+    require_root();
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: the seccomp filter of this test is written for x86_64 only");
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let probe = |filtered: bool| {
+            let mut cmd = Command::new("/usr/bin/python3");
+            cmd.args([
+                "-c",
+                &format!(
+                    "import ctypes; l = ctypes.CDLL(None, use_errno=True); \
+                     l.syscall({}, 0, 0, 0); print(ctypes.get_errno())",
+                    libc::SYS_bpf
+                ),
+            ]);
+            if filtered {
+                refuse_bpf(&mut cmd);
+            }
+            String::from_utf8_lossy(&run_bounded(cmd).stdout)
+                .trim()
+                .to_string()
+        };
+        let (with, without) = (probe(true), probe(false));
+        assert!(
+            with == libc::EPERM.to_string() && without != with,
+            "the seccomp filter does not refuse bpf(2): errno {with} with it, {without} without"
+        );
+        let ns = Netns::new();
+        let _keep = held_connections(&ns);
+        let dir = TempDir::new("faults");
+        let socket = dir.path().join("agent.sock");
+        for (what, started) in start_ebpf_modes(&socket, &refuse_bpf) {
+            check_ebpf_mode_fails(what, started, "Operation not permitted");
+        }
+        assert!(!socket.exists(), "the agent that failed left a socket file");
+        let env = [(AGENT_SOCKET_ENV, socket.to_str().unwrap_or_default())];
+        check_classic_modes(&ns, &env, &refuse_bpf);
+    }
+}
+
+/// Runs `cmd` in a private mount namespace after the shell snippet `setup` (which must
+/// exit 99 when it could not make the fault).
+fn in_private_mounts(cmd: &mut Command, setup: &'static str) {
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let envs: Vec<_> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "/bin/sh", "-c"])
+        .arg(format!("{setup} || exit 99; exec \"$@\""))
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .envs(envs);
+    *cmd = wrapped;
+}
+
+/// Hides the kernel's BTF: an empty tmpfs over /sys/kernel/btf.
+const HIDE_BTF: &str = "mount -t tmpfs nstf-nobtf /sys/kernel/btf && ! test -e /sys/kernel/btf/vmlinux";
+
+/// Test 3b: no kernel BTF (hidden in a private mount namespace).
+#[test]
+fn btf_missing_classic_modes_unchanged_ebpf_modes_say_why() {
+    require_root();
+    let ns = Netns::new();
+    let _keep = held_connections(&ns);
+    let dir = TempDir::new("faults");
+    let socket = dir.path().join("agent.sock");
+    let wrap = |cmd: &mut Command| in_private_mounts(cmd, HIDE_BTF);
+    for (what, started) in start_ebpf_modes(&socket, &wrap) {
+        check_ebpf_mode_fails(
+            what,
+            started,
+            "kernel BTF: /sys/kernel/btf/vmlinux: i/o error: No such file or directory",
+        );
+    }
+    assert!(
+        Path::new("/sys/kernel/btf/vmlinux").exists(),
+        "the host's BTF must be untouched"
+    );
+    let env = [(AGENT_SOCKET_ENV, socket.to_str().unwrap_or_default())];
+    check_classic_modes(&ns, &env, &|cmd: &mut Command| {
+        in_private_mounts(cmd, HIDE_BTF)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. tracefs not mounted
+
+/// Unmounts tracefs (and debugfs, whose `tracing` directory would mount it again on
+/// access) and checks it is gone.
+const NO_TRACEFS: &str = "{ umount /sys/kernel/debug/tracing; umount /sys/kernel/tracing; \
+     umount /sys/kernel/debug; } 2>/dev/null; ! grep -qw tracefs /proc/self/mounts";
+
+/// Test 4: tracefs is not mounted (private mount namespace). As root the agent and
+/// `--watch` mount it themselves and work: the agent answers `-tanp` as net-tools does,
+/// and tracefs is then mounted in its mount namespace only. Without CAP_SYS_ADMIN
+/// (removed from the bounding set, as a unit without it would) they cannot, and exit 1
+/// saying that tracefs is not mounted and what mounting it needs.
+#[test]
+fn tracefs_unmounted_is_mounted_or_named() {
+    require_root();
+    let ns = Netns::new();
+    let _keep = held_connections(&ns);
+    let dir = TempDir::new("faults");
+    let socket = dir.path().join("agent.sock");
+    let host_tracefs = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+
+    let mut agent_cmd = Command::new(ours());
+    agent_cmd.arg("--agent").env(AGENT_SOCKET_ENV, &socket);
+    in_private_mounts(&mut agent_cmd, NO_TRACEFS);
+    let agent = match start(agent_cmd) {
+        Started::Ready(r) => r,
+        Started::Exited { status, stderr } => {
+            panic!("as root, the agent should mount tracefs itself; it ended {status}:\n{stderr}")
+        }
+    };
+    let mounts = std::fs::read_to_string(format!("/proc/{}/mounts", agent.pid()))
+        .unwrap_or_default();
+    assert!(
+        mounts.lines().any(|l| l.contains(" /sys/kernel/tracing tracefs ")),
+        "the agent runs, so it mounted tracefs in its namespace:\n{mounts}"
+    );
+    let env = [(AGENT_SOCKET_ENV, socket.to_str().unwrap_or_default())];
+    let out = run_netstat_env(&ns, &ours(), None, &env, &["-tanpv"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(FROM_AGENT),
+        "{}",
+        show_output("ours", &out)
+    );
+    if let Err(report) = check_known_rows(&ns, None, &env, &["-tanp"]) {
+        panic!("agent started without tracefs:\n{report}");
+    }
+    let (status, stderr) = agent.stop();
+    assert!(status.success(), "agent: {status}\n{stderr}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
+        host_tracefs,
+        "the host's mounts must be untouched"
+    );
+
+    let mut watch = Command::new(ours());
+    watch.args(["--watch"]);
+    in_private_mounts(&mut watch, NO_TRACEFS);
+    match start(watch) {
+        Started::Ready(r) => {
+            let (status, stderr) = r.stop();
+            assert!(status.success(), "--watch: {status}\n{stderr}");
+        }
+        Started::Exited { status, stderr } => {
+            panic!("as root, --watch should mount tracefs itself; it ended {status}:\n{stderr}")
+        }
+    }
+
+    let no_sys_admin = |cmd: &mut Command| {
+        let program = cmd.get_program().to_owned();
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        let mut inner = Command::new("/usr/bin/setpriv");
+        inner
+            .args(["--bounding-set", "-sys_admin", "--inh-caps", "-all"])
+            .args(["--ambient-caps", "-all", "--"])
+            .arg(program)
+            .args(args)
+            .env(AGENT_SOCKET_ENV, &socket);
+        in_private_mounts(&mut inner, NO_TRACEFS);
+        *cmd = inner;
+    };
+    let cause = "tracefs is not mounted at /sys/kernel/tracing and mounting it failed: \
+                 Operation not permitted (os error 1) (mounting needs CAP_SYS_ADMIN";
+    for (what, started) in start_ebpf_modes(&socket, &no_sys_admin) {
+        check_ebpf_mode_fails(what, started, cause);
+    }
+}
