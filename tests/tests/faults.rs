@@ -424,6 +424,7 @@ enum Started {
 struct Running {
     child: Child,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Running {
@@ -435,11 +436,22 @@ impl Running {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The stdout lines so far.
+    fn lines(&self) -> Vec<String> {
+        self.stdout.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// SIGTERM, then the exit status (bounded: SIGKILL after 20 s).
-    fn stop(mut self) -> (ExitStatus, String) {
+    fn stop(self) -> (ExitStatus, String) {
+        let ((status, _), stderr) = self.stop_keep();
+        (status, stderr)
+    }
+
+    /// [`Running::stop`], also returning every stdout line.
+    fn stop_keep(mut self) -> ((ExitStatus, Vec<String>), String) {
         let status = self.end();
-        thread::sleep(Duration::from_millis(50));
-        (status, self.stderr())
+        thread::sleep(Duration::from_millis(100));
+        ((status, self.lines()), self.stderr())
     }
 
     fn end(&mut self) -> ExitStatus {
@@ -467,17 +479,28 @@ impl Drop for Running {
     }
 }
 
-/// Spawns `cmd` (stdout discarded) and waits up to [`READY`] for a stderr line saying
-/// `ready`, or for its exit.
+/// Spawns `cmd` (its stdout lines collected) and waits up to [`READY`] for a stderr line
+/// saying `ready`, or for its exit.
 fn start(mut cmd: Command) -> Started {
     let shown = format!("{cmd:?}");
     let mut child = cmd
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let pipe = child.stdout.take();
+    let sink = Arc::clone(&stdout);
+    thread::spawn(move || {
+        let Some(pipe) = pipe else { return };
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Ok(mut s) = sink.lock() {
+                s.push(line);
+            }
+        }
+    });
     let stderr = Arc::new(Mutex::new(String::new()));
     let pipe = child.stderr.take();
     let sink = Arc::clone(&stderr);
@@ -494,7 +517,11 @@ fn start(mut cmd: Command) -> Started {
     loop {
         let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
         if text.lines().any(|l| l.contains("ready")) {
-            return Started::Ready(Running { child, stderr });
+            return Started::Ready(Running {
+                child,
+                stderr,
+                stdout,
+            });
         }
         if let Ok(Some(status)) = child.try_wait() {
             thread::sleep(Duration::from_millis(50));
@@ -887,4 +914,212 @@ fn tracefs_unmounted_is_mounted_or_named() {
     for (what, started) in start_ebpf_modes(&socket, &no_sys_admin) {
         check_ebpf_mode_fails(what, started, cause);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. exec and fork
+
+/// `--watch --audit -t --json` limited to `ns`, started on the host.
+fn live_stream(ns: &Netns) -> Running {
+    let mut cmd = Command::new(ours());
+    cmd.args(["--watch", "--audit", "-t", "--json", "--netns", ns.name()]);
+    match start(cmd) {
+        Started::Ready(r) => r,
+        Started::Exited { status, stderr } => panic!("--watch --audit ended {status}:\n{stderr}"),
+    }
+}
+
+/// The stream's JSON records about local port `lport`: (type, pid, comm, line).
+fn records_of(lines: &[String], lport: u16) -> Vec<(String, Option<u64>, String, String)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v.get("local_port")?.as_u64()? == u64::from(lport)).then(|| {
+                (
+                    v.get("type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    v.get("pid").and_then(serde_json::Value::as_u64),
+                    v.get("comm")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    l.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The owner our `-tanpv` (answered by `agent`) gives the row with local port `lport`
+/// and remote port `rport`, once it is `want` (retrying for [`CONVERGE`]); panics with the
+/// output otherwise.
+fn wait_owner(ns: &Netns, agent: &Agent, lport: u16, rport: u16, want: &Owner) {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let out = run_netstat_env(ns, &ours(), None, &agent.env(), &["-tanpv"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(FROM_AGENT),
+            "{}",
+            show_output("ours", &out)
+        );
+        let rows = inet_rows(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        let row: Option<&InetRow> = rows
+            .iter()
+            .find(|r| r.local_port() == Some(lport) && r.foreign_port() == Some(rport));
+        if row.and_then(|r| r.owner.as_ref()) == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "row :{lport} -> :{rport} should name {want:?}\n{}",
+            show_output("ours", &out)
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Test 5: a process holding a listener and a connection execs `/bin/sleep`: `-p` names
+/// `PID/sleep` as net-tools does. A process that forks with parent and child both keeping
+/// a listener and a connection: our rows are net-tools' (which names the first holder in
+/// /proc). Then the exec'd process's connection ends (the server closes, then sleep is
+/// killed): every `--watch` transition and the `--audit` record of it name its pid (with
+/// the task name it last used the socket under, `nstf-exec`: see the README).
+#[test]
+fn exec_and_fork_name_the_right_process() {
+    require_root();
+    let ns = Netns::new();
+    let agent = Agent::start_temp();
+    let stream = live_stream(&ns);
+    let mut server = Script::start(
+        &ns,
+        "server",
+        &["--comm", "nstf-srv", "--listen", "127.0.0.1:0"],
+    );
+    let l = server.expect("listen");
+    let target = sa("127.0.0.1", port(&server, &l, 1));
+    let mut execer = Script::start(
+        &ns,
+        "execer",
+        &[
+            "--comm",
+            "nstf-exec",
+            "--listen",
+            "127.0.0.1:0",
+            "--connect",
+            &target,
+        ],
+    );
+    let e_listen = {
+        let f = execer.expect("listen");
+        port(&execer, &f, 1)
+    };
+    let (e_local, e_remote) = {
+        let f = execer.expect("conn");
+        (port(&execer, &f, 0), port(&execer, &f, 2))
+    };
+    let mut forkboth = Script::start(
+        &ns,
+        "forkboth",
+        &[
+            "--comm",
+            "nstf-fpar",
+            "--child-comm",
+            "nstf-fchi",
+            "--listen",
+            "127.0.0.1:0",
+            "--connect",
+            &target,
+        ],
+    );
+    let f_child: u32 = {
+        let f = forkboth.expect("child");
+        forkboth.num(&f, 0, "child pid")
+    };
+    server.expect_n("accepted", 2);
+    let e = execer.pid();
+    let python = Owner::Live {
+        pid: e,
+        name: PYTHON.into(),
+    };
+    wait_owner(&ns, &agent, e_local, e_remote, &python);
+
+    execer.send("exec");
+    execer.expect("exec");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{e}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(Instant::now() < deadline, "{e} did not exec sleep");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let sleep = Owner::Live {
+        pid: e,
+        name: "sleep".into(),
+    };
+    wait_owner(&ns, &agent, e_local, e_remote, &sleep);
+    wait_owner(&ns, &agent, e_listen, 0, &sleep);
+    // Every row net-tools names (the exec'd process's, and the forked pair's: net-tools
+    // names the first holder it finds) is byte-identical.
+    for args in [&["-tanp"][..], &["-tanpe"]] {
+        if let Err(report) = check_known_rows(&ns, None, &agent.env(), args) {
+            panic!("after exec / with a fork holding the same sockets:\n{report}");
+        }
+    }
+    let real_rows = inet_rows(&run_netstat_in(&ns, &real(), None, &["-tanp"]).stdout)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let forked: Vec<_> = real_rows
+        .iter()
+        .filter(|r| {
+            matches!(r.owner.as_ref().and_then(Owner::pid), Some(p)
+                if p == forkboth.pid() || p == f_child)
+        })
+        .collect();
+    assert_eq!(
+        forked.len(),
+        2,
+        "net-tools should name the forked pair on its listener and its connection"
+    );
+
+    // End the exec'd process's connection: the server closes, then sleep exits.
+    server.send("close-accepted");
+    server.expect("closed-accepted");
+    signal(e, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !records_of(&stream.lines(), e_local)
+        .iter()
+        .any(|r| r.0 == "connection")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no --audit record for :{e_local} within 20 s\n{}",
+            stream.lines().join("\n")
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let (status, stderr) = stream.stop_keep();
+    let lines = status.1;
+    assert!(status.0.success(), "the stream ended {}:\n{stderr}", status.0);
+    let recs = records_of(&lines, e_local);
+    let transitions = recs.iter().filter(|r| r.0 == "transition").count();
+    assert!(
+        transitions >= 3 && recs.iter().any(|r| r.0 == "connection"),
+        "want the connection's transitions (ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSE) \
+         and its record:\n{}",
+        recs.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join("\n")
+    );
+    // The name is the kernel task name the owner had when it last used the socket (README):
+    // sleep never touched it, so the records say the pre-exec name; the pid is the process.
+    let wrong: Vec<&str> = recs
+        .iter()
+        .filter(|r| r.1 != Some(u64::from(e)) || r.2 != "nstf-exec")
+        .map(|r| r.3.as_str())
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "records of :{e_local} must name pid {e} with the name it last used the socket \
+         under (nstf-exec):\n{}",
+        wrong.join("\n")
+    );
+    drop(forkboth);
 }
