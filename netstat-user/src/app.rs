@@ -21,6 +21,7 @@ use crate::{
         json,
         sockets::{self as table, Namer, ServiceList, SocketView},
     },
+    agent::proto::AnswerError,
     source::{
         agent::{self as agent_client, AgentOwners},
         netlink::{self, DumpRequest, NetlinkError},
@@ -409,6 +410,8 @@ struct AgentSource {
     pending: RefCell<Option<agent_client::Pending>>,
     owners: RefCell<Option<AgentOwners>>,
     failed: RefCell<Option<String>>,
+    /// The agent answered with a refusal (set with `failed`).
+    refused: Cell<bool>,
     path: PathBuf,
     netns: u32,
     refreshes: Cell<u32>,
@@ -475,6 +478,7 @@ impl Owners {
                         pending: RefCell::new(Some(pending)),
                         owners: RefCell::new(None),
                         failed: RefCell::new(None),
+                        refused: Cell::new(false),
                         path,
                         netns,
                         refreshes: Cell::new(0),
@@ -519,7 +523,18 @@ impl AgentSource {
         if let Some(pending) = self.pending.borrow_mut().take() {
             match pending.wait() {
                 Ok(found) => *self.owners.borrow_mut() = Some(found),
-                Err(e) => *self.failed.borrow_mut() = Some(e.to_string()),
+                Err(e) => {
+                    // A refusal is the agent's rule (not root, another PID namespace),
+                    // not a fault: the run is then a plain net-tools one.
+                    self.refused.set(matches!(
+                        e,
+                        agent_client::QueryError::Answer {
+                            source: AnswerError::Refused(_),
+                            ..
+                        }
+                    ));
+                    *self.failed.borrow_mut() = Some(e.to_string());
+                }
             }
         }
         self.owners.borrow()
@@ -535,7 +550,7 @@ impl AgentSource {
     /// Whether a question to the agent failed (its answer, or a later refresh).
     fn failed(&self) -> bool {
         let _ = self.answer();
-        self.failed.borrow().is_some()
+        self.failed.borrow().is_some() && !self.refused.get()
     }
 
     /// What `-v` says at the end of the listing (one line).

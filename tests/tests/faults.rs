@@ -1123,3 +1123,199 @@ fn exec_and_fork_name_the_right_process() {
     );
     drop(forkboth);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. PID reuse
+
+/// Start time of process `pid` (field 22 of /proc/PID/stat, clock ticks since boot).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The comm field may hold spaces: count from the closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Checks (and says, loudly) whether `pid_max` is per PID namespace here (Linux 6.14+):
+/// a new PID namespace gets pid_max 400 and forks past it.
+fn per_namespace_pid_max() {
+    let script = "echo 400 > /proc/sys/kernel/pid_max || exit 3; i=0; \
+                  while [ $i -lt 450 ]; do /bin/true; i=$((i+1)); done; \
+                  cat /proc/sys/kernel/pid_max; sh -c 'echo $$'";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script]);
+    let out = run_bounded(cmd);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let nums: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let host = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap_or_default();
+    match nums.as_slice() {
+        [400, last] if *last < 400 => eprintln!(
+            "NOTE: pid_max is per PID namespace here (a new namespace set it to 400 and its \
+             PIDs wrapped to {last}; the host's stays {}). The agent and --audit name \
+             processes by their PID in the initial namespace, where pid_max is the \
+             machine's: a child namespace's wrap never reuses a PID they see. This test \
+             reuses PIDs with clone3(set_tid) instead, and checks a caller inside a PID \
+             namespace separately.",
+            host.trim()
+        ),
+        _ => eprintln!(
+            "WARNING: per-PID-namespace pid_max does NOT work here ({}; stdout {text:?}, \
+             stderr {:?}); PIDs are reused with clone3(set_tid) instead",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// Test 6: a client connects, closes first (the kernel keeps its end) and exits; a new
+/// process is then made with the same PID (clone3 with set_tid, as a PID that wraps
+/// would) and connects too. Three times. While that happens `--watch --audit` is stopped
+/// (SIGSTOP), so it renders the old connection's records after the PID was reused.
+/// `-tanp` from the agent names the TIME_WAIT row `PID/nstf-old*` (its owner is gone) and
+/// the new connection `PID/python3`; net-tools' named rows are byte-identical; every
+/// stream record of the old connection names the old process (`nstf-old`), never the new.
+/// Then a `-tanp` run in a PID namespace of its own (where PIDs differ from the agent's)
+/// is net-tools' output there, which cannot see the holders.
+#[test]
+fn reused_pid_never_inherits_an_older_connection() {
+    require_root();
+    per_namespace_pid_max();
+    let ns = Netns::new();
+    let agent = Agent::start_temp();
+    let stream = live_stream(&ns);
+    let mut server = Script::start(
+        &ns,
+        "server",
+        &["--comm", "nstf-srv", "--listen", "127.0.0.1:0"],
+    );
+    let l = server.expect("listen");
+    let sport = port(&server, &l, 1);
+    let target = sa("127.0.0.1", sport);
+    let mut olds = Vec::new();
+    let mut keep = Vec::new();
+    for _ in 0..3 {
+        let mut old = Script::start(&ns, "client", &["--comm", "nstf-old", "--connect", &target]);
+        let f = old.expect("conn");
+        let old_port = port(&old, &f, 0);
+        let pid = old.pid();
+        let old_start = start_time(pid);
+        wait_owner(
+            &ns,
+            &agent,
+            old_port,
+            sport,
+            &Owner::Live {
+                pid,
+                name: PYTHON.into(),
+            },
+        );
+        signal(stream.pid(), libc::SIGSTOP);
+        old.send("close");
+        old.expect("closed");
+        old.send("exit");
+        old.wait_exit(Duration::from_secs(10));
+        drop(old);
+        assert!(is_gone(pid), "{pid} should have exited");
+        let then = format!("client --comm nstf-new --connect {target}");
+        let mut new = Script::start(&ns, "reuse", &["--pid", &pid.to_string(), "--then", &then]);
+        let f = new.expect("pid");
+        let new_pid: u32 = new.num(&f, 0, "reused pid");
+        assert_eq!(new_pid, pid, "clone3(set_tid={pid}) gave another pid");
+        assert!(
+            start_time(pid).is_some() && start_time(pid) != old_start,
+            "pid {pid} should now be a later process"
+        );
+        let f = new.expect("conn");
+        let new_port = port(&new, &f, 0);
+        signal(stream.pid(), libc::SIGCONT);
+        wait_owner(
+            &ns,
+            &agent,
+            old_port,
+            sport,
+            &Owner::Gone {
+                pid,
+                comm: "nstf-old".into(),
+            },
+        );
+        wait_owner(
+            &ns,
+            &agent,
+            new_port,
+            sport,
+            &Owner::Live {
+                pid,
+                name: PYTHON.into(),
+            },
+        );
+        if let Err(report) = check_known_rows(&ns, None, &agent.env(), &["-tanp"]) {
+            panic!("after PID {pid} was reused:\n{report}");
+        }
+        olds.push((pid, old_port));
+        keep.push(new);
+    }
+    // The old connections' records: each client's close hands its end to the kernel.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !olds.iter().all(|(_, p)| {
+        records_of(&stream.lines(), *p)
+            .iter()
+            .any(|r| r.0 == "connection")
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "no --audit record of every old connection within 20 s:\n{}",
+            stream.lines().join("\n")
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let ((status, lines), stderr) = stream.stop_keep();
+    assert!(status.success(), "the stream ended {status}:\n{stderr}");
+    let mut problems = Vec::new();
+    for (pid, p) in &olds {
+        for r in records_of(&lines, *p) {
+            if r.1 != Some(u64::from(*pid)) || r.2 != "nstf-old" {
+                problems.push(r.3);
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "records of old connections must name the old process ({olds:?}, nstf-old):\n{}",
+        problems.join("\n")
+    );
+
+    // A caller in its own PID namespace: the agent's PIDs are not its PIDs.
+    let links = TempDir::new("faults");
+    let link = links.path().join("netstat");
+    if let Err(e) = std::os::unix::fs::symlink(ours(), &link) {
+        panic!("symlink: {e}");
+    }
+    for (args, verbose) in [(&["-tanp"][..], false), (&["-tanpv"], true)] {
+        let in_pidns = |bin: &Path| {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns.name()])
+                .args(["unshare", "--pid", "--fork", "--mount-proc"])
+                .arg(bin)
+                .args(args)
+                .envs(agent.env());
+            run_bounded(cmd)
+        };
+        let (real_out, ours_out) = (in_pidns(&real()), in_pidns(&link));
+        let (note, stripped) = split_note(&ours_out).unwrap_or_else(|e| panic!("{e}"));
+        if verbose {
+            assert!(
+                note.as_deref().is_some_and(|n| n.starts_with(FROM_PROC)
+                    && n.contains("another PID namespace")),
+                "-v must say the owners came from /proc, as the agent refused\n{}",
+                show_output("ours", &ours_out)
+            );
+        }
+        let compared = if verbose { &stripped } else { &ours_out };
+        if let Err(d) = diff_outputs(&real_out, compared) {
+            panic!(
+                "`netstat {}` in a PID namespace of its own must be net-tools' output:\n{d}",
+                args.join(" ")
+            );
+        }
+    }
+    drop(keep);
+}
