@@ -14,6 +14,7 @@ use std::{
 use netstat_common::TcpState;
 
 use crate::{
+    agent::proto::AnswerError,
     cli::{self, Mode, Options},
     model::{Family, InetProto, InetSocket},
     names::{Resolver, Services, Users},
@@ -21,7 +22,6 @@ use crate::{
         json,
         sockets::{self as table, Namer, ServiceList, SocketView},
     },
-    agent::proto::AnswerError,
     source::{
         agent::{self as agent_client, AgentOwners},
         netlink::{self, DumpRequest, NetlinkError},

@@ -19,7 +19,6 @@
 //! Needs root; run single-threaded: `cargo test -p netstat-tests --test faults --
 //! --test-threads=1`.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -31,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use netstat_tests::agent::{
     AGENT_SOCKET_ENV, Agent, FROM_AGENT, FROM_PROC, InetRow, Owner, Script, check_env,
-    check_known_rows, check_verbose_fallback, inet_rows, run_netstat_env, show_output,
+    check_known_rows, inet_rows, run_netstat_env, show_output,
 };
 use netstat_tests::{
     Netns, Output, TempDir, diff_outputs, ours, real, require_root, run_netstat_in, split_lines,
@@ -112,7 +111,12 @@ fn signal(pid: u32, sig: libc::c_int) {
     assert!(pid > 0, "no pid to signal");
     // SAFETY: signalling a process this test started and has not reaped.
     let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 fn is_gone(pid: u32) -> bool {
@@ -180,7 +184,10 @@ fn agent_killed_mid_query_one_shots_fall_back_to_proc() {
     let real_v = run_netstat_in(&ns, &real(), None, &["-tanpv"]);
     let rows = inet_rows(&real_q.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        rows.len() == 10 && rows.iter().all(|r| matches!(r.owner, Some(Owner::Live { .. }))),
+        rows.len() == 10
+            && rows
+                .iter()
+                .all(|r| matches!(r.owner, Some(Owner::Live { .. }))),
         "the namespace should hold 2 listeners and 8 connection ends, each with one live \
          holder\n{}",
         show_output("net-tools", &real_q)
@@ -366,7 +373,11 @@ fn restarted_agent_reseeds_and_reports_nothing_stale() {
     forker.expect("parent-closed");
     closer.send("close");
     closer.expect("closed");
-    let mut late = Script::start(&ns, "client", &["--comm", "nstf-late", "--connect", &target]);
+    let mut late = Script::start(
+        &ns,
+        "client",
+        &["--comm", "nstf-late", "--connect", &target],
+    );
     late.expect("conn");
     server.expect_n("accepted", 1);
 
@@ -556,8 +567,18 @@ fn run_bounded(mut cmd: Command) -> Output {
             buf
         })
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + READY;
     let status = loop {
         match child.try_wait() {
@@ -715,10 +736,7 @@ fn check_classic_modes(ns: &Netns, env: &[(&str, &str)], wrap: &dyn Fn(&mut Comm
 }
 
 /// The agent, `--watch` and `--audit` under `wrap` (on the host).
-fn start_ebpf_modes(
-    socket: &Path,
-    wrap: &dyn Fn(&mut Command),
-) -> Vec<(&'static str, Started)> {
+fn start_ebpf_modes(socket: &Path, wrap: &dyn Fn(&mut Command)) -> Vec<(&'static str, Started)> {
     let mut started = Vec::new();
     for (what, args) in [
         ("--agent", &["--agent"][..]),
@@ -800,7 +818,8 @@ fn in_private_mounts(cmd: &mut Command, setup: &'static str) {
 }
 
 /// Hides the kernel's BTF: an empty tmpfs over /sys/kernel/btf.
-const HIDE_BTF: &str = "mount -t tmpfs nstf-nobtf /sys/kernel/btf && ! test -e /sys/kernel/btf/vmlinux";
+const HIDE_BTF: &str =
+    "mount -t tmpfs nstf-nobtf /sys/kernel/btf && ! test -e /sys/kernel/btf/vmlinux";
 
 /// Test 3b: no kernel BTF (hidden in a private mount namespace).
 #[test]
@@ -859,10 +878,12 @@ fn tracefs_unmounted_is_mounted_or_named() {
             panic!("as root, the agent should mount tracefs itself; it ended {status}:\n{stderr}")
         }
     };
-    let mounts = std::fs::read_to_string(format!("/proc/{}/mounts", agent.pid()))
-        .unwrap_or_default();
+    let mounts =
+        std::fs::read_to_string(format!("/proc/{}/mounts", agent.pid())).unwrap_or_default();
     assert!(
-        mounts.lines().any(|l| l.contains(" /sys/kernel/tracing tracefs ")),
+        mounts
+            .lines()
+            .any(|l| l.contains(" /sys/kernel/tracing tracefs ")),
         "the agent runs, so it mounted tracefs in its namespace:\n{mounts}"
     );
     let env = [(AGENT_SOCKET_ENV, socket.to_str().unwrap_or_default())];
@@ -1099,14 +1120,21 @@ fn exec_and_fork_name_the_right_process() {
     }
     let (status, stderr) = stream.stop_keep();
     let lines = status.1;
-    assert!(status.0.success(), "the stream ended {}:\n{stderr}", status.0);
+    assert!(
+        status.0.success(),
+        "the stream ended {}:\n{stderr}",
+        status.0
+    );
     let recs = records_of(&lines, e_local);
     let transitions = recs.iter().filter(|r| r.0 == "transition").count();
     assert!(
         transitions >= 3 && recs.iter().any(|r| r.0 == "connection"),
         "want the connection's transitions (ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSE) \
          and its record:\n{}",
-        recs.iter().map(|r| r.3.as_str()).collect::<Vec<_>>().join("\n")
+        recs.iter()
+            .map(|r| r.3.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // The name is the kernel task name the owner had when it last used the socket (README):
     // sleep never touched it, so the records say the pre-exec name; the pid is the process.
@@ -1145,7 +1173,10 @@ fn per_namespace_pid_max() {
     cmd.args(["--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script]);
     let out = run_bounded(cmd);
     let text = String::from_utf8_lossy(&out.stdout);
-    let nums: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     let host = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap_or_default();
     match nums.as_slice() {
         [400, last] if *last < 400 => eprintln!(
@@ -1303,8 +1334,9 @@ fn reused_pid_never_inherits_an_older_connection() {
         let (note, stripped) = split_note(&ours_out).unwrap_or_else(|e| panic!("{e}"));
         if verbose {
             assert!(
-                note.as_deref().is_some_and(|n| n.starts_with(FROM_PROC)
-                    && n.contains("another PID namespace")),
+                note.as_deref().is_some_and(
+                    |n| n.starts_with(FROM_PROC) && n.contains("another PID namespace")
+                ),
                 "-v must say the owners came from /proc, as the agent refused\n{}",
                 show_output("ours", &ours_out)
             );
