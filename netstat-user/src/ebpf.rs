@@ -625,6 +625,16 @@ format:
 ";
 
     #[test]
+    fn described_load_errors_name_each_cause_once() {
+        let e = LoadError::NoTracefs {
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(e.describe(), e.to_string());
+        let e = LoadError::Btf("x".into());
+        assert_eq!(e.describe(), "kernel BTF: x");
+    }
+
+    #[test]
     fn format_of_kernel_4_16_and_later_is_accepted() {
         check_format(FORMAT).expect("layout matches");
     }

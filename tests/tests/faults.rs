@@ -163,9 +163,9 @@ struct Tally {
     longest: Duration,
 }
 
-/// Phase A: the agent is stopped (SIGSTOP) while a `-tanp` (no `-v`) has sent its
-/// question and waits for the answer, then SIGKILLed: the run gets a broken socket
-/// mid-query. It must print net-tools' rows, exit 0, and say on stderr (one line, without
+/// Phase A: the agent is stopped (SIGSTOP): a `-tanp` (no `-v`) gives up after 5 s.
+/// Stopped again while a `-tanp` has sent its question and waits for the answer, then
+/// SIGKILLed: the run gets a broken socket mid-query. It must print net-tools' rows, exit 0, and say on stderr (one line, without
 /// `-v`) that the owners came from /proc because the agent's answer failed.
 ///
 /// Phase B: a thread runs `-tanpv` in a loop while the agent is started, killed at varying
@@ -201,6 +201,22 @@ fn agent_killed_mid_query_one_shots_fall_back_to_proc() {
         "{}",
         show_output("with the agent up", &answered)
     );
+    // A stuck agent (stopped): the one-shot gives up after its 5 s and says so.
+    signal(agent.pid(), libc::SIGSTOP);
+    let stuck = run_netstat_env(&ns, &ours(), None, &env, &["-tanp"]);
+    signal(agent.pid(), libc::SIGCONT);
+    let (note, stripped) = split_note(&stuck).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        note.as_deref().is_some_and(|n| n
+            .starts_with(&format!("{FROM_PROC} (the agent's answer failed: "))
+            && n.ends_with("reading the answer: no answer within 5 s)")),
+        "a one-shot whose agent is stuck must say so without -v\n{}",
+        show_output("ours", &stuck)
+    );
+    if let Err(d) = diff_outputs(&real_q, &stripped) {
+        panic!("agent stuck: not net-tools' output\n{d}");
+    }
+    eprintln!("phase A: a stuck agent gave: {}", note.unwrap_or_default());
     signal(agent.pid(), libc::SIGSTOP);
     let (query, backlog) = thread::scope(|sc| {
         let q = sc.spawn(|| run_netstat_env(&ns, &ours(), None, &env, &["-tanp"]));
