@@ -101,7 +101,7 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let mut probe = match OwnerProbe::load() {
         Ok(p) => p,
         Err(e) => {
-            writeln!(err, "netstat: --agent: {e}")?;
+            writeln!(err, "netstat: --agent: {}", e.describe())?;
             return Ok(1);
         }
     };
@@ -565,6 +565,28 @@ pub(crate) fn gc(probe: &mut OwnerProbe) -> Option<Vec<(SockKey, SockRecord)>> {
 
 /// The uid of the process at the other end of `stream`.
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    Ok(peer_cred(stream)?.uid)
+}
+
+/// Whether the peer's process is in this process's PID namespace. PIDs in an answer are
+/// the agent's: a caller in another PID namespace (a container with its own /proc) would
+/// print PIDs that are not its own, where net-tools prints the ones it sees. Unknown (an
+/// unreadable /proc) counts as the same, as before this check.
+fn peer_in_own_pid_namespace(stream: &UnixStream) -> io::Result<bool> {
+    // 0: the peer's PID does not exist in this namespace.
+    let pid = peer_cred(stream)?.pid;
+    if pid == 0 {
+        return Ok(false);
+    }
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/pid"));
+    let ours = std::fs::read_link("/proc/self/ns/pid");
+    Ok(match (theirs, ours) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => true,
+    })
+}
+
+fn peer_cred(stream: &UnixStream) -> io::Result<libc::ucred> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
@@ -584,7 +606,7 @@ pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(cred.uid)
+    Ok(cred)
 }
 
 fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<metrics::QueryResult> {
@@ -594,6 +616,12 @@ fn serve(probe: &mut OwnerProbe, mut stream: UnixStream) -> io::Result<metrics::
     if peer_uid(&stream)? != 0 {
         stream.write_all(&proto::encode_refusal(
             "the agent answers root only (it knows other users' processes)",
+        ))?;
+        return Ok(metrics::QueryResult::Refused);
+    }
+    if !peer_in_own_pid_namespace(&stream)? {
+        stream.write_all(&proto::encode_refusal(
+            "the caller is in another PID namespace (the agent's PIDs are not its own)",
         ))?;
         return Ok(metrics::QueryResult::Refused);
     }

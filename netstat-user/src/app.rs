@@ -14,6 +14,7 @@ use std::{
 use netstat_common::TcpState;
 
 use crate::{
+    agent::proto::AnswerError,
     cli::{self, Mode, Options},
     model::{Family, InetProto, InetSocket},
     names::{Resolver, Services, Users},
@@ -337,8 +338,12 @@ fn sockets_once(
         }
     }
 
-    if o.verbose > 0
-        && let Some(Owners::Agent(agent)) = &owners
+    // Said without -v too when the agent failed mid-run (killed, restarted, stuck): the
+    // owners then came from /proc, and whoever runs the agent wants to know it is down.
+    // An absent agent (no socket, or a stale file nobody listens on) stays silent, as
+    // net-tools.
+    if let Some(Owners::Agent(agent)) = &owners
+        && (o.verbose > 0 || agent.failed())
     {
         out.flush()?;
         writeln!(err, "{}", agent.summary())?;
@@ -405,6 +410,8 @@ struct AgentSource {
     pending: RefCell<Option<agent_client::Pending>>,
     owners: RefCell<Option<AgentOwners>>,
     failed: RefCell<Option<String>>,
+    /// The agent answered with a refusal (set with `failed`).
+    refused: Cell<bool>,
     path: PathBuf,
     netns: u32,
     refreshes: Cell<u32>,
@@ -471,6 +478,7 @@ impl Owners {
                         pending: RefCell::new(Some(pending)),
                         owners: RefCell::new(None),
                         failed: RefCell::new(None),
+                        refused: Cell::new(false),
                         path,
                         netns,
                         refreshes: Cell::new(0),
@@ -515,7 +523,18 @@ impl AgentSource {
         if let Some(pending) = self.pending.borrow_mut().take() {
             match pending.wait() {
                 Ok(found) => *self.owners.borrow_mut() = Some(found),
-                Err(e) => *self.failed.borrow_mut() = Some(e.to_string()),
+                Err(e) => {
+                    // A refusal is the agent's rule (not root, another PID namespace),
+                    // not a fault: the run is then a plain net-tools one.
+                    self.refused.set(matches!(
+                        e,
+                        agent_client::QueryError::Answer {
+                            source: AnswerError::Refused(_),
+                            ..
+                        }
+                    ));
+                    *self.failed.borrow_mut() = Some(e.to_string());
+                }
             }
         }
         self.owners.borrow()
@@ -528,15 +547,27 @@ impl AgentSource {
             .map(Label::new)
     }
 
-    /// What `-v` says at the end of the listing.
+    /// Whether a question to the agent failed (its answer, or a later refresh).
+    fn failed(&self) -> bool {
+        let _ = self.answer();
+        self.failed.borrow().is_some() && !self.refused.get()
+    }
+
+    /// What `-v` says at the end of the listing (one line).
     fn summary(&self) -> String {
         let _ = self.answer();
         match (&*self.owners.borrow(), &*self.failed.borrow()) {
-            (Some(found), _) => format!(
+            (Some(found), None) => format!(
                 "netstat: -p: owners from the agent ({}, {} sockets, {} refreshes)",
                 self.path.display(),
                 found.len(),
                 self.refreshes.get()
+            ),
+            (Some(found), Some(why)) => format!(
+                "netstat: -p: owners from the agent ({}, {} sockets), the rest from /proc \
+                 (asking it again failed: {why})",
+                self.path.display(),
+                found.len(),
             ),
             (None, why) => format!(
                 "netstat: -p: owners from /proc (the agent's answer failed: {})",
@@ -573,8 +604,13 @@ impl AgentSource {
                         return Some(l);
                     }
                 }
-                // A failing agent is not asked again in this run.
-                Err(_) => self.refreshes.set(MAX_REFRESHES),
+                // A failing agent is not asked again in this run; what it did not
+                // know comes from /proc, as without an agent.
+                Err(e) => {
+                    self.refreshes.set(MAX_REFRESHES);
+                    *self.failed.borrow_mut() = Some(e.to_string());
+                    return self.by_inode(s.inode);
+                }
             }
         }
         // The agent answered and does not know this socket: nobody the programs saw

@@ -92,6 +92,24 @@ pub enum LoadError {
     NoCgroup2,
 }
 
+impl LoadError {
+    /// The message with every underlying cause not already in it: aya's errors keep the
+    /// kernel's answer (`Operation not permitted`, the errno) in their source chain.
+    pub fn describe(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let s = c.to_string();
+            if !text.contains(&s) {
+                text.push_str(": ");
+                text.push_str(&s);
+            }
+            cause = c.source();
+        }
+        text
+    }
+}
+
 /// Struct offsets from the running kernel's BTF, so the programs never rely on a layout
 /// frozen at build time (aya emits no CO-RE relocations for Rust programs). The second
 /// value names every offset that could not be found; the programs do without those.
@@ -723,6 +741,16 @@ format:
 	field:__u8 saddr_v6[16];	offset:40;	size:16;	signed:0;
 	field:__u8 daddr_v6[16];	offset:56;	size:16;	signed:0;
 ";
+
+    #[test]
+    fn described_load_errors_name_each_cause_once() {
+        let e = LoadError::NoTracefs {
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(e.describe(), e.to_string());
+        let e = LoadError::Btf("x".into());
+        assert_eq!(e.describe(), "kernel BTF: x");
+    }
 
     #[test]
     fn format_of_kernel_4_16_and_later_is_accepted() {

@@ -353,7 +353,8 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
         Err(e) => {
             writeln!(
                 err,
-                "netstat: {what} needs the eBPF programs, which did not load: {e}"
+                "netstat: {what} needs the eBPF programs, which did not load: {}",
+                e.describe()
             )?;
             return Ok(1);
         }

@@ -34,7 +34,19 @@ Roles:
            `forkchild` (fork+exec, pass_fds) holding both, prints `child PID`, then
            close: closes its copies, prints `parent-closed`, waits for stdin EOF;
            exit: prints `parent-exiting` and exits (the child keeps the sockets).
+           hold: prints `ready`, closes its copies on the stdin command `close` (->
+           `parent-closed`), then waits for stdin EOF.
   forkchild --fds A,B: holds inherited fds; prints `child-ready`; waits for stdin EOF.
+  execer   --listen ADDR:PORT --connect ADDR:PORT: a listener and a connection (`listen`,
+           `conn`), `ready`; on the stdin command `exec` prints `exec` and execs
+           `/bin/sleep LIFETIME` (argv[0] `sleep`), which keeps both sockets.
+  forkboth --listen ADDR:PORT --connect ADDR:PORT [--child-comm C]: a listener and a
+           connection, then a plain fork(); parent and child both keep them. Prints
+           `child PID`, then `ready`; both wait for stdin EOF.
+  reuse    --pid P --then 'ROLE OPTIONS...': clone3() with set_tid = P (needs root); the
+           child execs `owners.py ROLE OPTIONS...` (so it prints its own `pid P` line);
+           `reused P` before.
+           Exits with the child.
   receiver --unix PATH [--io-count K]: unix listener at PATH; receives sockets over SCM_RIGHTS
            from one `sender`, sends 1 byte on the first K, prints `received LPORT` each, acks.
   sender   --unix PATH --connect ADDR:PORT... : one connection per target (`conn ...`), sends
@@ -280,6 +292,16 @@ def role_forker(args):
         pass_fds=fds,
     )
     out("child", child.pid)
+    if args.mode == "hold":
+        out("ready")
+        while True:
+            line = sys.stdin.buffer.readline()
+            if not line:
+                return
+            if line.strip() == b"close":
+                lsock.close()
+                csock.close()
+                out("parent-closed")
     if args.mode == "close":
         lsock.close()
         csock.close()
@@ -301,6 +323,65 @@ def role_forkchild(args):
             fail(f"inherited fd {fd}: {e}")
     out("child-ready")
     wait_stdin_eof()
+
+
+def role_execer(args):
+    lsock = listen(args.listen[0])
+    name = lsock.getsockname()
+    out("listen", name[0], name[1])
+    csock = connect(args.connect[0])
+    conn_line(csock)
+    for sock in (lsock, csock):
+        os.set_inheritable(sock.fileno(), True)
+    out("ready")
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            return
+        if line.strip() == b"exec":
+            out("exec")
+            os.execv("/bin/sleep", ["sleep", str(args.lifetime)])
+
+
+def role_forkboth(args):
+    lsock = listen(args.listen[0])
+    name = lsock.getsockname()
+    out("listen", name[0], name[1])
+    csock = connect(args.connect[0])
+    conn_line(csock)
+    pid = os.fork()
+    if pid == 0:
+        set_comm(args.child_comm)
+        wait_stdin_eof()
+        os._exit(0)
+    out("child", pid)
+    out("ready")
+    wait_stdin_eof()
+    os.waitpid(pid, 0)
+
+
+class CloneArgs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in (
+        "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack",
+        "stack_size", "tls", "set_tid", "set_tid_size", "cgroup")]
+
+
+SYS_CLONE3 = 435  # x86_64 and the generic table alike
+
+
+def role_reuse(args):
+    tid = (ctypes.c_int * 1)(args.pid)
+    cargs = CloneArgs(exit_signal=signal.SIGCHLD,
+                      set_tid=ctypes.addressof(tid), set_tid_size=1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    out("reused", args.pid)
+    pid = libc.syscall(SYS_CLONE3, ctypes.byref(cargs), ctypes.c_size_t(ctypes.sizeof(cargs)))
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-u", os.path.abspath(__file__)] + args.then.split())
+    if pid < 0:
+        fail(f"clone3(set_tid={args.pid}): errno {ctypes.get_errno()}")
+    os.waitpid(pid, 0)
 
 
 def role_receiver(args):
@@ -432,6 +513,9 @@ ROLES = {
     "receiver": role_receiver,
     "sender": role_sender,
     "udp": role_udp,
+    "execer": role_execer,
+    "forkboth": role_forkboth,
+    "reuse": role_reuse,
 }
 
 
@@ -456,6 +540,8 @@ def main():
     parser.add_argument("--fds", default="")
     parser.add_argument("--unix", default="")
     parser.add_argument("--io-count", type=int, default=0)
+    parser.add_argument("--pid", type=int, default=0)
+    parser.add_argument("--then", default="", help="reuse: the role and options to exec")
     args = parser.parse_args()
 
     # Bounded lifetime, whatever happens to the test: SIGALRM's default action ends us.
@@ -467,7 +553,10 @@ def main():
         "server": args.listen or args.no_accept,
         "client": args.connect,
         "load": args.connect,
-        "forker": args.listen and args.connect and args.mode in ("close", "exit"),
+        "forker": args.listen and args.connect and args.mode in ("close", "exit", "hold"),
+        "execer": args.listen and args.connect,
+        "forkboth": args.listen and args.connect,
+        "reuse": args.pid and args.then,
         "forkchild": args.fds,
         "prefork": args.listen,
         "preforkworker": args.fds,

@@ -230,6 +230,18 @@ impl Agent {
         let _ = self.child.wait();
     }
 
+    /// Fault injection: SIGKILL (no clean-up runs: its socket file stays behind) and
+    /// reap. Returns how it ended; dropping it afterwards checks nothing.
+    pub fn kill_hard(&mut self) -> ExitStatus {
+        let _ = self.child.kill();
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for the killed agent: {e}"));
+        self.ended = true;
+        status
+    }
+
     /// SIGTERM, then wait up to [`AGENT_STOP_TIMEOUT`] (SIGKILL after that).
     fn stop(&mut self) -> Result<ExitStatus, String> {
         if let Ok(Some(status)) = self.child.try_wait() {

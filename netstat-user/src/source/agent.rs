@@ -170,7 +170,16 @@ fn read(path: &Path, stream: &mut UnixStream) -> Result<AgentOwners, QueryError>
     let answer = proto::read_answer(&mut io::BufReader::with_capacity(1 << 20, stream)).map_err(
         |source| QueryError::Answer {
             path: path.to_path_buf(),
-            source,
+            // A socket read timeout reads as EAGAIN; say what it means.
+            source: match source {
+                AnswerError::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    AnswerError::Io(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer within {} s", TIMEOUT.as_secs()),
+                    ))
+                }
+                other => other,
+            },
         },
     )?;
     Ok(AgentOwners::new(answer))
