@@ -412,8 +412,8 @@ pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> 
         writeln!(
             err,
             "netstat: agent: seed: {} other network namespace{} not entered (setns needs \
-             CAP_SYS_ADMIN, which this agent lacks): their sockets made before the agent \
-             started show no owner, later ones are tracked: {}",
+             CAP_SYS_ADMIN, which this agent lacks): it does not know their sockets made \
+             before it started (netstat -p looks those up in /proc), later ones are tracked: {}",
             refused.len(),
             if refused.len() == 1 { "" } else { "s" },
             names.join(", ")
