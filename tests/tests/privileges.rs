@@ -11,14 +11,23 @@
 //! * two **unprivileged users** A and B: uids that `/etc/passwd` does not know (checked),
 //!   through `setpriv --reuid --regid --clear-groups`, so no account is created.
 //!
-//! In one network namespace root, A and B each hold a TCP listener, connections to the
+//! In a network namespace root, A and B each hold a TCP listener, connections to the
 //! other two's listeners (both ends named), a UDP socket and a unix listener. Each caller
-//! runs each mode once without an agent and once with one started as the unit starts it
-//! (uid 0 + the unit's capabilities), and its output is compared with what
-//! `/usr/bin/netstat` prints for the same caller in the same namespace (stdout, stderr,
-//! exit code; rows sorted). The unprivileged users must see their own processes named and
-//! nobody else's; root and the capped caller everyone's. `--watch`, `--audit` and
-//! `--agent` are refused to the users (exit 1, one line naming root).
+//! runs each mode without an agent, then with one started as the unit starts it (uid 0 +
+//! the unit's capabilities) on those sockets (made before it: it cannot seed them, lacking
+//! CAP_SYS_ADMIN to enter the namespace) and on a second such namespace made after it
+//! (every socket tracked, other users' included: where a leak through the agent would
+//! show). Modes: `-tanp`, `-tunlpe`, `-xp`, `-axp`, `-tuanpW`, `-r`, `-i`, `-g`, `-s`,
+//! `-M`, compared with `/usr/bin/netstat` run by the same caller in the same namespace
+//! (stdout, stderr, exit code; rows sorted), and for the capped caller also with
+//! net-tools run by root; `-anp --json` (the owner of every socket both show equal to
+//! net-tools' `-anp`, no pid or comm of a helper the caller may not see); `-tanpc` (its
+//! first round); `--watch` and `--audit` (root and capped: a connection of user A shows
+//! with A's pid; users: refused); `--agent` (users: refused; exit 1 and one line naming
+//! root, as documented under EXIT STATUS); the metrics endpoints (TCP: no owner series
+//! for anyone; unix: uid 0 only). Unprivileged users must see their own processes named
+//! and nobody else's; root and the capped caller everyone's. `-M` is privileged in ours
+//! (conntrack, see masquerade.rs): there the capped caller is compared with root.
 //!
 //! The second test checks what the agent exposes: every unix socket it listens on (found
 //! from its descriptors, not from a list written here) is root's, mode 0600, refuses a
@@ -802,11 +811,23 @@ while True:
 print("answer", data.hex())
 "#;
 
-/// What `uid` can do with a path and with bpf(): opening and listing, and the first map
-/// id the kernel gives out (`BPF_MAP_GET_NEXT_ID`, which needs CAP_SYS_ADMIN).
+/// What `uid` can do with paths and with bpf(): opening or listing each path, `BPF_OBJ_GET`
+/// on each one under bpffs (after `--pins`), and the first map id the kernel gives out
+/// (`BPF_MAP_GET_NEXT_ID`, which needs CAP_SYS_ADMIN).
 const READER: &str = r#"
 import ctypes, os, sys
-for p in sys.argv[1:]:
+args = sys.argv[1:]
+split = args.index("--pins")
+paths, pins = args[:split], args[split + 1:]
+libc = ctypes.CDLL(None, use_errno=True)
+class ObjAttr(ctypes.Structure):
+    _fields_ = [("pathname", ctypes.c_uint64), ("bpf_fd", ctypes.c_uint32), ("file_flags", ctypes.c_uint32)]
+for p in pins:
+    name = ctypes.create_string_buffer(p.encode())
+    attr = ObjAttr(ctypes.cast(name, ctypes.c_void_p).value, 0, 0)
+    rc = libc.syscall(321, 7, ctypes.byref(attr), ctypes.sizeof(attr))
+    print("obj_get" if rc >= 0 else "obj_get_denied", p, rc, ctypes.get_errno())
+for p in paths:
     try:
         if os.path.isdir(p):
             os.listdir(p)
@@ -815,7 +836,6 @@ for p in sys.argv[1:]:
         print("readable", p)
     except OSError as e:
         print("denied", p, e.errno)
-libc = ctypes.CDLL(None, use_errno=True)
 attr = (ctypes.c_uint32 * 4)(0, 0, 0, 0)
 rc = libc.syscall(321, 12, ctypes.byref(attr), 16)
 print("bpf_map_get_next_id", rc, ctypes.get_errno())
@@ -1205,6 +1225,7 @@ fn scrape_tcp(addr: std::net::SocketAddr) -> String {
 /// * when an admin opens those sockets up (mode 0666), the agent still refuses A by peer
 ///   uid: a query gets the refusal and no owner, a scrape 403 and no metric;
 /// * the directory the agent made holds nothing but its sockets;
+/// * the TCP metrics endpoint (any local user may connect) serves no owner series;
 /// * the agent pins nothing in bpffs; A cannot list its `/proc/PID/fd` (its map and
 ///   program descriptors) nor enumerate bpf maps.
 #[test]
@@ -1221,7 +1242,13 @@ fn agent_exposes_nothing_to_unprivileged_users() {
         dir,
         socket.clone(),
         Some(&caps),
-        &["--metrics", &metrics, "--metrics-owners"],
+        &[
+            "--metrics",
+            &metrics,
+            "--metrics",
+            "127.0.0.1:0",
+            "--metrics-owners",
+        ],
     )
     .unwrap_or_else(|e| panic!("the agent does not start as the unit starts it:\n{e}"));
     let mut problems = Vec::new();
@@ -1319,7 +1346,9 @@ fn agent_exposes_nothing_to_unprivileged_users() {
         let ok = if is_query {
             root_answer.starts_with(b"NSR2") && root_answer.get(4..8) == Some(&[0, 0, 0, 0][..])
         } else {
+            // With the owner series (so that their absence elsewhere means something).
             root_answer.starts_with(b"HTTP/1.1 200")
+                && String::from_utf8_lossy(&root_answer).contains("netstat_socket_owners{")
         };
         if !ok {
             problems.push(format!(
@@ -1327,6 +1356,24 @@ fn agent_exposes_nothing_to_unprivileged_users() {
                 String::from_utf8_lossy(&root_answer)
             ));
         }
+    }
+
+    // The TCP endpoint, open to every local user by design, serves aggregates only, even
+    // with --metrics-owners.
+    match tcp_metrics(&agent) {
+        Some(addr) => {
+            let raw = scrape_tcp_as(USER_A, addr);
+            if !raw.starts_with("HTTP/1.1 200")
+                || raw.contains("socket_owners")
+                || raw.contains("uid=")
+                || raw.contains("comm=")
+            {
+                problems.push(format!(
+                    "uid {USER_A} on the TCP metrics endpoint: want 200 without owners:\n{raw}"
+                ));
+            }
+        }
+        None => problems.push("the agent announced no TCP metrics endpoint".into()),
     }
 
     // bpffs: nothing pinned; the agent's descriptors and bpf's id space closed to A.
@@ -1342,13 +1389,15 @@ fn agent_exposes_nothing_to_unprivileged_users() {
     let environ = format!("/proc/{}/environ", agent.pid());
     let mut paths: Vec<String> = vec![fd_dir, fdinfo, environ];
     paths.extend(after.iter().map(|p| p.display().to_string()));
+    paths.push("--pins".into());
+    paths.extend(after.iter().map(|p| p.display().to_string()));
     let out = python_as(
         USER_A,
         READER,
         &paths.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     for line in out.lines() {
-        if line.starts_with("readable ") {
+        if line.starts_with("readable ") || line.starts_with("obj_get ") {
             problems.push(format!("uid {USER_A}: {line}"));
         }
         if let Some(rc) = line.strip_prefix("bpf_map_get_next_id ")
