@@ -257,8 +257,9 @@ pub fn proc_capability_note(have: CapSet) -> Option<String> {
         _ => "other users' processes",
     };
     Some(format!(
-        "without {}, the /proc/PID/fd of {whose} cannot be read: sockets those processes \
-         held before the agent started, or received from another process, show no owner",
+        "without {}, the /proc/PID/fd of {whose} cannot be read: the agent cannot tell \
+         which of those processes hold sockets made before it started (netstat -p looks \
+         those up in /proc) or passed on by fork or SCM_RIGHTS",
         caps::list(&lacking)
     ))
 }
