@@ -263,8 +263,9 @@ pub fn proc_capability_note(have: CapSet) -> Option<String> {
         _ => "other users' processes",
     };
     Some(format!(
-        "without {}, the /proc/PID/fd of {whose} cannot be read: sockets those processes \
-         held before the agent started, or received from another process, show no owner",
+        "without {}, the /proc/PID/fd of {whose} cannot be read: the agent cannot tell \
+         which of those processes hold sockets made before it started (netstat -p looks \
+         those up in /proc) or passed on by fork or SCM_RIGHTS",
         caps::list(&lacking)
     ))
 }
@@ -418,8 +419,8 @@ pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> 
         writeln!(
             err,
             "netstat: agent: seed: {} other network namespace{} not entered (setns needs \
-             CAP_SYS_ADMIN, which this agent lacks): their sockets made before the agent \
-             started show no owner, later ones are tracked: {}",
+             CAP_SYS_ADMIN, which this agent lacks): it does not know their sockets made \
+             before it started (netstat -p looks those up in /proc), later ones are tracked: {}",
             refused.len(),
             if refused.len() == 1 { "" } else { "s" },
             names.join(", ")

@@ -613,10 +613,12 @@ impl AgentSource {
                 }
             }
         }
-        // The agent answered and does not know this socket: nobody the programs saw
-        // holds it (a kernel socket, a TIME_WAIT older than the agent). net-tools
-        // prints `-` there too; walking /proc would only cost time.
-        None
+        // The agent answered and does not know this socket. Without a file (inode 0:
+        // TIME_WAIT, orphans) net-tools prints `-` too. With one, someone may hold it
+        // that the agent never saw: a socket made before it started in a namespace it
+        // could not enter (the packaged unit has no CAP_SYS_ADMIN for setns), which
+        // net-tools names from /proc. Walked once per run, and only then.
+        self.by_inode(s.inode)
     }
 
     fn by_inode(&self, inode: u64) -> Option<Label> {

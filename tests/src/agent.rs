@@ -97,6 +97,18 @@ impl Agent {
         Agent::spawn(socket, Some(dir), &[], args, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// [`Agent::try_start_capped`] with the query socket at `socket` (which may lie in a
+    /// directory the agent has to make, under `dir`, removed when the agent is dropped)
+    /// and more arguments after `--agent`.
+    pub fn try_start_capped_at(
+        dir: TempDir,
+        socket: PathBuf,
+        caps: Option<&[String]>,
+        args: &[&str],
+    ) -> Result<Agent, String> {
+        Agent::spawn(socket, Some(dir), &[], args, caps)
+    }
+
     fn spawn(
         socket: PathBuf,
         dir: Option<TempDir>,

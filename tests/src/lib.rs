@@ -98,7 +98,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Path to `ip`, or a panic saying it is missing.
-fn ip_bin() -> &'static Path {
+pub fn ip_bin() -> &'static Path {
     const CANDIDATES: [&str; 4] = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"];
     CANDIDATES
         .iter()
