@@ -56,6 +56,9 @@ const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
 pub(crate) const GC_EVERY: Duration = Duration::from_secs(5);
 /// How often seeded records are checked against fresh dumps (until none is left).
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often the live modes look for records whose socket is gone without its change
+/// to CLOSE reaching the programs (a recursion miss): one dump of every namespace.
+pub(crate) const LIVE_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 pub fn socket_path() -> PathBuf {
     match std::env::var_os(SOCKET_ENV) {
@@ -197,18 +200,24 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             last_gc = Instant::now();
             let live = gc(&mut probe);
             // The dump the collection made anyway: socket gauges cost no extra read.
-            if let (Some(s), Some(live)) = (&server, live) {
-                s.with(|m| m.set_sockets(&live));
+            if let (Some(s), Some((live, fill))) = (&server, &live) {
+                s.with(|m| {
+                    m.set_sockets(live);
+                    m.set_fill(fill);
+                });
+            }
+            if o.verbose > 1
+                && let Some((_, f)) = &live
+            {
+                let _ = writeln!(
+                    err,
+                    "netstat: agent: records: {} of {} live, {} of {} TIME_WAIT",
+                    f.owners, f.owners_max, f.timewait, f.timewait_max
+                );
             }
             // Losses are said when they happen, not only at the end.
             if let Ok(now) = probe.stats() {
-                if now.owners_full > reported.owners_full {
-                    let _ = writeln!(
-                        err,
-                        "netstat: agent: owner map full: {} sockets not tracked so far",
-                        now.owners_full
-                    );
-                }
+                report_losses(&reported, &now, err);
                 reported = now;
             }
         }
@@ -232,13 +241,48 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let _ = match probe.stats() {
         Ok(st) => writeln!(
             err,
-            "netstat: agent stopped (sockets not tracked for want of room: {}, listeners: {}, \
+            "netstat: agent stopped (sockets not tracked for want of room: {} (map full) + {} \
+             (no memory), TIME_WAIT records dropped for want of room: {}, listeners: {}, \
              failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {})",
-            st.owners_full, st.listeners_full, st.read_failed, st.no_cookie, st.passive
+            st.owners_full,
+            st.owners_nomem,
+            st.timewait_full,
+            st.listeners_full,
+            st.read_failed,
+            st.no_cookie,
+            st.passive
         ),
         Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})"),
     };
     Ok(0)
+}
+
+/// Says each kind of loss that grew since `before` (without -v: each one leaves rows
+/// without an owner).
+fn report_losses(
+    before: &crate::ebpf::owners::ProbeStats,
+    now: &crate::ebpf::owners::ProbeStats,
+    err: &mut dyn Write,
+) {
+    if now.owners_full + now.owners_nomem > before.owners_full + before.owners_nomem {
+        let _ = writeln!(
+            err,
+            "netstat: agent: owner map full: {} sockets not tracked so far ({} with the map \
+             at capacity, {} when its element cache had no memory)",
+            now.owners_full + now.owners_nomem,
+            now.owners_full,
+            now.owners_nomem
+        );
+    }
+    if now.timewait_full > before.timewait_full {
+        let _ = writeln!(
+            err,
+            "netstat: agent: TIME_WAIT map full: {} TIME_WAIT sockets without an owner so far \
+             (raise {})",
+            now.timewait_full,
+            crate::ebpf::TIMEWAIT_RECORDS_ENV
+        );
+    }
 }
 
 /// What the agent cannot see in `/proc/PID/fd` with the capabilities `have` (the seed, and
@@ -510,9 +554,33 @@ pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> 
 /// what they saw close; a seeded record can miss that when the close came between the
 /// seed's dump and its insert.
 fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
-    let Ok(records) = probe.dump() else { return };
-    if !records.iter().any(|(_, r)| r.flags & flags::SEEDED != 0) {
+    let Ok(records) = probe.dump_live() else {
         return;
+    };
+    // A namespace no longer found has no live socket left: its seeded records go too.
+    drop_vanished(
+        probe,
+        root,
+        records,
+        |r| r.flags & flags::SEEDED != 0,
+        false,
+    );
+}
+
+/// Removes the records `pick` selects whose socket the sock_diag dumps made after
+/// `records` was read no longer show; returns how many. With `only_dumped`, only records
+/// of a namespace that was dumped go (a namespace kept alive by its sockets alone is not
+/// found, and must not lose them). Records read before the dump cannot belong to
+/// sockets made after it, so a missing cookie means the socket is gone.
+fn drop_vanished(
+    probe: &mut OwnerProbe,
+    root: &Path,
+    records: Vec<(SockKey, SockRecord)>,
+    pick: impl Fn(&SockRecord) -> bool,
+    only_dumped: bool,
+) -> u64 {
+    if !records.iter().any(|(_, r)| pick(r)) {
+        return 0;
     }
     let (again, errors) = seed::dump_all(root);
     // An incomplete view must not delete live records: the records of a namespace that
@@ -522,18 +590,23 @@ fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
         .filter(|e| !e.is_vanished())
         .map(|e| e.ns().inum)
         .collect();
+    let dumped: HashSet<u32> = again.iter().map(|(ns, _)| *ns).collect();
     let live: HashSet<(u32, u64)> = again
         .iter()
         .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
         .collect();
+    let mut removed = 0;
     for (key, rec) in records {
-        if rec.flags & flags::SEEDED != 0
+        if pick(&rec)
             && !unseen.contains(&key.netns)
+            && (!only_dumped || dumped.contains(&key.netns))
             && !live.contains(&(key.netns, key.cookie))
         {
             probe.remove(&key);
+            removed += 1;
         }
     }
+    removed
 }
 
 /// Periodic form of [`drop_vanished_seeded`]: cheap once no seeded record is left.
@@ -541,20 +614,48 @@ pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
     drop_vanished_seeded(probe, root);
 }
 
+/// The live modes' sweep: records of TCP sockets in a state sock_diag lists (every
+/// state but CLOSE: an unconnected socket is in no table the dump walks) whose socket
+/// is gone. Their change to CLOSE never reached the programs (the kernel skipped the
+/// state program: a recursion miss), and nothing else would remove them. Returns how
+/// many went.
+pub(crate) fn sweep_missed_ends(probe: &mut OwnerProbe, root: &Path) -> u64 {
+    let Ok(records) = probe.dump_live() else {
+        return 0;
+    };
+    let listed = |r: &SockRecord| {
+        r.protocol == netstat_common::IPPROTO_TCP
+            && r.state != 0
+            && r.state != TcpState::Close as u8
+            && r.flags & flags::SEEDED == 0
+    };
+    drop_vanished(probe, root, records, listed, true)
+}
+
 /// Drops the records of TIME_WAIT sockets that must have expired; returns the others
-/// (`None` if the map could not be read).
-pub(crate) fn gc(probe: &mut OwnerProbe) -> Option<Vec<(SockKey, SockRecord)>> {
-    let mut records = probe.dump().ok()?;
+/// and how full the maps are (`None` if the maps could not be read).
+pub(crate) fn gc(
+    probe: &mut OwnerProbe,
+) -> Option<(Vec<(SockKey, SockRecord)>, crate::ebpf::owners::MapFill)> {
+    let mut records = probe.dump_live().ok()?;
+    let live = records.len();
+    records.extend(probe.dump_timewait().ok()?);
     let now = boottime_ns();
+    let mut index = 0;
+    let mut expired_live = 0;
     records.retain(|(key, rec)| {
         let expired = rec.flags & flags::TIMEWAIT != 0
             && now.saturating_sub(rec.changed_ns) > TIMEWAIT_KEEP.as_nanos() as u64;
         if expired {
             probe.remove(key);
+            expired_live += usize::from(index < live);
         }
+        index += 1;
         !expired
     });
-    Some(records)
+    let live = live - expired_live;
+    let fill = probe.fill(live, records.len() - live);
+    Some((records, fill))
 }
 
 /// The uid of the process at the other end of `stream`.
