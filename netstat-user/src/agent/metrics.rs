@@ -872,10 +872,18 @@ mod tests {
             transitions: 40,
             passive: 3,
             owners_full: 2,
+            owners_nomem: 1,
+            timewait_full: 4,
             no_cookie: 5,
             ..ProbeStats::default()
         };
         m.set_counters(&st, 7);
+        m.set_fill(&MapFill {
+            owners: 10,
+            owners_max: 262_144,
+            timewait: 65_536,
+            timewait_max: 65_536,
+        });
         st.transitions = 55;
         m.set_counters(&st, 7);
         m.query(QueryResult::Answered);
@@ -885,8 +893,13 @@ mod tests {
         for want in [
             "netstat_state_transitions_total 55",
             "netstat_passive_opens_total 3",
-            r#"netstat_map_full_total{map="owners"} 2"#,
+            // Full or out of memory: either way no room.
+            r#"netstat_map_full_total{map="owners"} 3"#,
+            r#"netstat_map_full_total{map="timewait"} 4"#,
             r#"netstat_map_full_total{map="flows"} 0"#,
+            r#"netstat_map_entries{map="owners"} 10"#,
+            r#"netstat_map_capacity{map="owners"} 262144"#,
+            r#"netstat_map_entries{map="timewait"} 65536"#,
             r#"netstat_lost_events_total{reason="no_cookie"} 5"#,
             r#"netstat_lost_events_total{reason="recursion_miss"} 7"#,
             r#"netstat_agent_queries_total{result="answered"} 1"#,
