@@ -582,7 +582,26 @@ fn drop_vanished(
     if !records.iter().any(|(_, r)| pick(r)) {
         return 0;
     }
-    let (again, errors) = seed::dump_all(root);
+    let gone = vanished(records, pick, only_dumped, seed::dump_all(root));
+    for key in &gone {
+        probe.remove(key);
+    }
+    gone.len() as u64
+}
+
+type Records = Vec<(SockKey, SockRecord)>;
+
+/// A dump of every namespace, as [`seed::dump_all`] returns it.
+pub(crate) type AllDumped = (Vec<(u32, Vec<InetSocket>)>, Vec<seed::SeedError>);
+
+/// The keys of the `records` that `pick` selects whose socket `dumped` (made after
+/// `records` was read) no longer shows; see [`drop_vanished`].
+pub(crate) fn vanished(
+    records: Vec<(SockKey, SockRecord)>,
+    pick: impl Fn(&SockRecord) -> bool,
+    only_dumped: bool,
+    (again, errors): AllDumped,
+) -> Vec<SockKey> {
     // An incomplete view must not delete live records: the records of a namespace that
     // could not be dumped stay (one that is gone has no live socket left).
     let unseen: HashSet<u32> = errors
@@ -595,18 +614,16 @@ fn drop_vanished(
         .iter()
         .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
         .collect();
-    let mut removed = 0;
-    for (key, rec) in records {
-        if pick(&rec)
-            && !unseen.contains(&key.netns)
-            && (!only_dumped || dumped.contains(&key.netns))
-            && !live.contains(&(key.netns, key.cookie))
-        {
-            probe.remove(&key);
-            removed += 1;
-        }
-    }
-    removed
+    records
+        .into_iter()
+        .filter(|(key, rec)| {
+            pick(rec)
+                && !unseen.contains(&key.netns)
+                && (!only_dumped || dumped.contains(&key.netns))
+                && !live.contains(&(key.netns, key.cookie))
+        })
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// Periodic form of [`drop_vanished_seeded`]: cheap once no seeded record is left.
@@ -617,19 +634,61 @@ pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
 /// The live modes' sweep: records of TCP sockets in a state sock_diag lists (every
 /// state but CLOSE: an unconnected socket is in no table the dump walks) whose socket
 /// is gone. Their change to CLOSE never reached the programs (the kernel skipped the
-/// state program: a recursion miss), and nothing else would remove them. Returns how
-/// many went.
-pub(crate) fn sweep_missed_ends(probe: &mut OwnerProbe, root: &Path) -> u64 {
-    let Ok(records) = probe.dump_live() else {
-        return 0;
-    };
-    let listed = |r: &SockRecord| {
-        r.protocol == netstat_common::IPPROTO_TCP
-            && r.state != 0
-            && r.state != TcpState::Close as u8
-            && r.flags & flags::SEEDED == 0
-    };
-    drop_vanished(probe, root, records, listed, true)
+/// state program: a recursion miss), and nothing else would remove them. The dump of
+/// every namespace runs on a thread of its own (the caller keeps reading its ring);
+/// [`MissedEnds::poll`] removes what it found once it is done.
+#[derive(Default)]
+pub(crate) struct MissedEnds {
+    /// The records read when it started, and the thread dumping the namespaces.
+    pending: Option<(Records, std::thread::JoinHandle<AllDumped>)>,
+    /// Records removed so far.
+    pub swept: u64,
+}
+
+fn missed_end_candidate(r: &SockRecord) -> bool {
+    r.protocol == netstat_common::IPPROTO_TCP
+        && r.state != 0
+        && r.state != TcpState::Close as u8
+        && r.flags & flags::SEEDED == 0
+}
+
+impl MissedEnds {
+    /// Starts a sweep (records read now, namespaces dumped on a thread) unless one is
+    /// under way.
+    pub(crate) fn start(&mut self, probe: &OwnerProbe, root: &Path) {
+        if self.pending.is_some() {
+            return;
+        }
+        let Ok(mut records) = probe.dump_live() else {
+            return;
+        };
+        records.retain(|(_, r)| missed_end_candidate(r));
+        if records.is_empty() {
+            return;
+        }
+        let root = root.to_path_buf();
+        if let Ok(h) = std::thread::Builder::new()
+            .name("sweep".into())
+            .spawn(move || seed::dump_all(&root))
+        {
+            self.pending = Some((records, h));
+        }
+    }
+
+    /// Removes what a finished sweep found.
+    pub(crate) fn poll(&mut self, probe: &mut OwnerProbe) {
+        if !self.pending.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            return;
+        }
+        let Some((records, h)) = self.pending.take() else {
+            return;
+        };
+        let Ok(dumped) = h.join() else { return };
+        for key in vanished(records, missed_end_candidate, true, dumped) {
+            probe.remove(&key);
+            self.swept += 1;
+        }
+    }
 }
 
 /// Drops the records of TIME_WAIT sockets that must have expired; returns the others

@@ -173,9 +173,9 @@ struct Totals {
     /// Owner/listener map full, connections ended without a record.
     maps_full: u64,
     untracked: u64,
-    /// Records the sweep removed: sockets gone without their change to CLOSE (already
-    /// reported as `missed`).
-    swept: u64,
+    /// The sweep of records whose sockets went without their change to CLOSE (the
+    /// changes were reported as `missed`).
+    missed_ends: agent::MissedEnds,
 }
 
 struct Out<'a> {
@@ -413,7 +413,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
             "netstat: --watch stopped: {} transitions printed, {} lost{}",
             totals.transitions,
             totals.ring_full + totals.undecodable + totals.missed + totals.maps_full,
-            swept_note(totals.swept)
+            swept_note(totals.missed_ends.swept)
         )?;
     }
     if plan.audit_tcp || plan.audit_udp {
@@ -434,7 +434,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
             if plan.watch {
                 String::new()
             } else {
-                swept_note(totals.swept)
+                swept_note(totals.missed_ends.swept)
             }
         )?;
     }
@@ -568,8 +568,9 @@ fn run_loop(
         // Only once a change went unseen: without a miss no record can be stranded.
         if totals.missed > 0 && last_live_sweep.elapsed() >= agent::LIVE_SWEEP_EVERY {
             last_live_sweep = Instant::now();
-            totals.swept += agent::sweep_missed_ends(probe, root);
+            totals.missed_ends.start(probe, root);
         }
+        totals.missed_ends.poll(probe);
     }
 }
 

@@ -54,7 +54,17 @@ impl Load {
         let script = workspace_root().join("xtask/bench/soak_load.py");
         let what = format!("soak_load.py {} in {}", args.join(" "), ns.name());
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns.name(), "python3", "-u"])
+            // Niced: the processes under test must get their turn to read their ring.
+            .args([
+                "netns",
+                "exec",
+                ns.name(),
+                "nice",
+                "-n",
+                "10",
+                "python3",
+                "-u",
+            ])
             .arg(&script)
             .args(args)
             .stdin(Stdio::piped())

@@ -89,7 +89,7 @@ enum Task {
         soak_namespaces: usize,
         /// Connections per second each soak load aims at (two per namespace; 0: as fast
         /// as it goes)
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 500)]
         soak_rate: u32,
     },
 }
