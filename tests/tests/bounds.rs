@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use netstat_tests::agent::{Agent, Owner, Script, inet_rows, run_netstat_env, show_output};
-use netstat_tests::{Netns, ours, real, require_root};
+use netstat_tests::{Netns, ours, real, require_root, run_in};
 
 /// Owner-map capacity for the test: far below what the namespace holds.
 const OWNERS_MAX: usize = 256;
@@ -104,6 +104,24 @@ fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
     );
     let done = load.expect("done");
     assert_eq!(done, vec![total.clone(), "0".to_string()], "load failed");
+    // Each client reaches TIME_WAIT once the drain server has closed its end (a loaded
+    // machine may take a moment).
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let tw = run_in(&ns, "ss", &["-tan", "state", "time-wait"]);
+        let n = String::from_utf8_lossy(&tw.stdout)
+            .lines()
+            .filter(|l| l.contains(":40002"))
+            .count();
+        if n >= TIMEWAITS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {TIMEWAITS} connections reached TIME_WAIT within {CONVERGE:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
     // Then more held connections than the owner map can take.
     let holder = Script::start(
         &ns,
