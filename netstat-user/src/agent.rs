@@ -56,8 +56,9 @@ const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
 pub(crate) const GC_EVERY: Duration = Duration::from_secs(5);
 /// How often seeded records are checked against fresh dumps (until none is left).
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// How often the live modes look for records whose socket is gone without its change
-/// to CLOSE reaching the programs (a recursion miss): one dump of every namespace.
+/// How often the agent and the live modes look for records whose socket is gone without
+/// its change to CLOSE reaching the programs (a recursion miss): one dump of every
+/// namespace, once the kernel has reported a miss.
 pub(crate) const LIVE_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 pub fn socket_path() -> PathBuf {
@@ -174,6 +175,8 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let mut last_gc = Instant::now();
     let mut last_sweep = Instant::now();
     let mut last_counters = Instant::now();
+    let mut last_live_sweep = Instant::now();
+    let mut missed_ends = MissedEnds::default();
     let mut reported = probe.stats().unwrap_or_default();
     // From here on a closed stderr must not stop the agent: its messages are best effort.
     while !crate::stop::requested() {
@@ -225,6 +228,13 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             last_sweep = Instant::now();
             sweep_seeded(&mut probe, root);
         }
+        // The agent's state program misses changes as the live modes' does: a socket
+        // whose CLOSE went unseen would keep its record until the map is full.
+        if last_live_sweep.elapsed() >= LIVE_SWEEP_EVERY && probe.state_misses() > 0 {
+            last_live_sweep = Instant::now();
+            missed_ends.start(&probe, root);
+        }
+        missed_ends.poll(&mut probe);
         if let Some(s) = &server
             && last_counters.elapsed() >= metrics::COUNTERS_EVERY
         {
@@ -243,14 +253,17 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             err,
             "netstat: agent stopped (sockets not tracked for want of room: {} (map full) + {} \
              (no memory), TIME_WAIT records dropped for want of room: {}, listeners: {}, \
-             failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {})",
+             failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {}, \
+             state changes skipped by the kernel: {}, records of sockets gone unseen swept: {})",
             st.owners_full,
             st.owners_nomem,
             st.timewait_full,
             st.listeners_full,
             st.read_failed,
             st.no_cookie,
-            st.passive
+            st.passive,
+            probe.state_misses(),
+            missed_ends.swept
         ),
         Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})"),
     };
@@ -631,7 +644,7 @@ pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
     drop_vanished_seeded(probe, root);
 }
 
-/// The live modes' sweep: records of TCP sockets in a state sock_diag lists (every
+/// The sweep of missed ends (agent and live modes): records of TCP sockets in a state sock_diag lists (every
 /// state but CLOSE: an unconnected socket is in no table the dump walks) whose socket
 /// is gone. Their change to CLOSE never reached the programs (the kernel skipped the
 /// state program: a recursion miss), and nothing else would remove them. The dump of
