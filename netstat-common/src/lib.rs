@@ -437,6 +437,19 @@ pub const MAP_UNSENT: &str = "UNSENT";
 pub const UNSENT_MAX: u32 = 16_384;
 /// Capacity of [`MAP_LISTENERS`].
 pub const LISTENERS_MAX: u32 = 16_384;
+/// Hash map [`SockKey`] → [`SockRecord`], preallocated: the agent's records of
+/// connections handed over to a TIME_WAIT (or FIN_WAIT2) timewait socket, kept apart from
+/// [`MAP_OWNERS`] so that a churn of short connections (each leaves a timewait socket for
+/// 60 s) cannot fill the live owner map. The agent sizes it at load time (its capacity
+/// setting; the live modes, which keep no timewait records, shrink it to one entry) and
+/// drops records whose timewait socket must have expired. Preallocated: an insert never
+/// waits for memory (a non-preallocated map can refuse a burst with ENOMEM); one that
+/// finds it full is counted in [`STAT_TIMEWAIT_FULL`] and that TIME_WAIT row shows no
+/// owner.
+pub const MAP_TIMEWAIT: &str = "TIMEWAIT";
+/// Default capacity of [`MAP_TIMEWAIT`]: 60 s of a 1 000 connections/s churn
+/// (~14 MiB preallocated).
+pub const TIMEWAIT_MAX: u32 = 65_536;
 
 /// [`MAP_OWNERS`] was full: a socket went untracked.
 pub const STAT_OWNERS_FULL: u32 = 0;
@@ -459,8 +472,15 @@ pub const STAT_UNTRACKED_END: u32 = 6;
 /// or not; the ones it never ran for are the kernel's recursion misses). The agent's
 /// metrics turn it into transitions per second.
 pub const STAT_TRANSITIONS: u32 = 7;
+/// [`MAP_TIMEWAIT`] was full: a connection's record was dropped when it entered
+/// TIME_WAIT (that row shows no owner).
+pub const STAT_TIMEWAIT_FULL: u32 = 8;
+/// An insert into [`MAP_OWNERS`] (not preallocated) found no memory (`ENOMEM`: its
+/// per-CPU element cache is refilled asynchronously and a burst can empty it); the
+/// socket went untracked as with [`STAT_OWNERS_FULL`].
+pub const STAT_OWNERS_NOMEM: u32 = 9;
 /// Number of slots in [`MAP_STATS`].
-pub const STAT_SLOTS: u32 = 8;
+pub const STAT_SLOTS: u32 = 10;
 
 /// How the owner in a record was learnt.
 pub mod how {

@@ -128,7 +128,7 @@ const EXIT_STATUS: [(&str, &str); 3] = [
 ];
 
 /// ENVIRONMENT: (variable, meaning).
-const ENVIRONMENT: [(&str, &str); 3] = [
+const ENVIRONMENT: [(&str, &str); 4] = [
     (
         "POSIXLY_CORRECT",
         "Options end at the first non-option, as in getopt(3).",
@@ -142,6 +142,11 @@ const ENVIRONMENT: [(&str, &str); 3] = [
         "NETSTAT_AGENT_SOCKET",
         "Where -p looks for the agent and where --agent listens (default \
          /run/netstat-ebpf/agent.sock).",
+    ),
+    (
+        "NETSTAT_AGENT_TIMEWAIT_RECORDS",
+        "How many connections in TIME_WAIT the agent keeps owners for (default 65536, \
+         preallocated at about 232 bytes each); beyond that they show -, counted.",
     ),
 ];
 

@@ -15,18 +15,20 @@ use aya_ebpf::{
 use core::intrinsics::{AtomicOrdering, atomic_and, atomic_or, atomic_xadd};
 use netstat_common::{
     CLOSED_MAX, ConnEvent, LISTENERS_MAX, ListenKey, OWNERS_MAX, Owner, STAT_LISTENERS_FULL,
-    STAT_OWNERS_FULL, SockKey, SockRecord, TcpState, conn_flags, emit, event_kind, flags, how,
-    opened,
+    STAT_OWNERS_FULL, STAT_OWNERS_NOMEM, STAT_TIMEWAIT_FULL, SockKey, SockRecord, TIMEWAIT_MAX,
+    TcpState, conn_flags, emit, event_kind, flags, how, opened,
 };
 
 use crate::{count, events, kernel};
 
-/// Preallocating 256k records would pin ~40 MB whether used or not.
+/// Preallocating 256k records would pin ~55 MB whether used or not. Only live sockets
+/// live here (timewait records go to `TIMEWAIT`), so it stays small under churn.
 const BPF_F_NO_PREALLOC: u32 = 1;
 /// `bpf_map_update_elem` flags.
 const BPF_NOEXIST: u64 = 1;
 const BPF_EXIST: u64 = 2;
 const EEXIST: i32 = -17;
+const ENOMEM: i32 = -12;
 
 #[map(name = "OWNERS")]
 static OWNERS: HashMap<SockKey, SockRecord> =
@@ -41,6 +43,11 @@ static CLOSED: LruHashMap<SockKey, SockRecord> = LruHashMap::with_max_entries(CL
 #[map(name = "UNSENT")]
 static UNSENT: HashMap<SockKey, SockRecord> =
     HashMap::with_max_entries(netstat_common::UNSENT_MAX, 0);
+
+/// The agent's records of connections in TIME_WAIT (see netstat-common's
+/// `MAP_TIMEWAIT`): preallocated, sized by the agent at load time.
+#[map(name = "TIMEWAIT")]
+static TIMEWAIT: HashMap<SockKey, SockRecord> = HashMap::with_max_entries(TIMEWAIT_MAX, 0);
 
 #[map(name = "LISTENERS")]
 static LISTENERS: HashMap<ListenKey, Owner> =
@@ -103,11 +110,13 @@ pub fn new_record(owner: Owner, family: u16, protocol: u16, inode: u64) -> SockR
 
 #[inline(always)]
 fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
-    // EEXIST with BPF_NOEXIST is not a loss: someone got there first.
-    if let Err(e) = OWNERS.insert(k, rec, flags)
-        && e != EEXIST
-    {
-        count(STAT_OWNERS_FULL);
+    // EEXIST with BPF_NOEXIST is not a loss: someone got there first. E2BIG: full;
+    // ENOMEM: the element cache ran dry in a burst. Either way the socket shows no owner.
+    match OWNERS.insert(k, rec, flags) {
+        Ok(()) => {}
+        Err(EEXIST) => {}
+        Err(ENOMEM) => count(STAT_OWNERS_NOMEM),
+        Err(_) => count(STAT_OWNERS_FULL),
     }
 }
 
@@ -117,9 +126,21 @@ fn insert(k: &SockKey, rec: &SockRecord, flags: u64) {
 ///
 /// The live modes keep no closed TCP records (their connection record is already out;
 /// only the agent's listings and UDP flows' ends look there): pass `keep` false.
+/// With `keep`, a connection handed over to timewait moves to `TIMEWAIT` instead (the
+/// socket lives on there for 60 s).
 #[inline(always)]
 pub fn forget(k: &SockKey, rec: *const SockRecord, keep: bool) {
     if !keep {
+        let _ = OWNERS.remove(k);
+        return;
+    }
+    // SAFETY: a field of a live map value.
+    if unsafe { (*rec).flags } & flags::TIMEWAIT != 0 {
+        // Preallocated: only a full map refuses (E2BIG), counted; never a wrong owner.
+        // SAFETY: `rec` is a live map value of OWNERS.
+        if TIMEWAIT.insert(k, unsafe { &*rec }, 0).is_err() {
+            count(STAT_TIMEWAIT_FULL);
+        }
         let _ = OWNERS.remove(k);
         return;
     }
@@ -279,6 +300,10 @@ pub fn release_matters(protocol: u16, state: u8) -> bool {
 pub fn released(k: &SockKey, protocol: u16, state: u8) {
     let live_mode = events::wanted(emit::FORGET_TIMEWAIT);
     let Some(rec) = OWNERS.get_ptr_mut(k) else {
+        // Handed over to timewait before its last descriptor went (shutdown first).
+        if let Some(tw) = TIMEWAIT.get_ptr_mut(k) {
+            set_flags(tw, flags::RELEASED);
+        }
         return;
     };
     set_flags(rec, flags::RELEASED);
@@ -310,8 +335,9 @@ pub struct Snapshot {
     pub prev_ns: u64,
     /// The change hands the connection to a timewait socket.
     pub timewait: bool,
-    /// The socket is gone: the caller calls [`forget`] once it has used `rec` (the
-    /// element is freed for reuse by then).
+    /// The record leaves the owner map (the socket is gone, or handed over to
+    /// timewait): the caller calls [`forget`] once it has used `rec` (the element is
+    /// freed for reuse by then).
     pub forget: bool,
 }
 
@@ -370,8 +396,8 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
     }
     // An error ends it on the spot (tcp_reset, tcp_write_err: `sk_err` is set before
     // tcp_done); otherwise FIN_WAIT2/CLOSING to CLOSE is tcp_time_wait() handing over to
-    // a timewait mini-socket with the same cookie, for up to 60 s (the agent drops the
-    // record when it expires). Orphans that time out in FIN_WAIT2 without an error also
+    // a timewait mini-socket with the same cookie, for up to 60 s (the agent keeps its
+    // record in TIMEWAIT and drops it when it must have expired). Orphans that time out in FIN_WAIT2 without an error also
     // pass here: without a kprobe they cannot be told apart.
     let sk_err = kernel::sock_err(sk);
     let timewait =
@@ -388,7 +414,7 @@ pub fn state_changed(k: &SockKey, sk: u64, old: u8, new: u8, t: &Tuple<'_>) -> O
     } else if events::wanted(emit::CONNECTIONS) && !conn_ended(k, sk, rec, old, sk_err) {
         park(k, ptr, old, sk_err);
     }
-    snap.forget = !timewait || events::wanted(emit::FORGET_TIMEWAIT);
+    snap.forget = true;
     Some(snap)
 }
 

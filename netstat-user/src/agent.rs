@@ -56,6 +56,10 @@ const TIMEWAIT_KEEP: Duration = Duration::from_secs(65);
 pub(crate) const GC_EVERY: Duration = Duration::from_secs(5);
 /// How often seeded records are checked against fresh dumps (until none is left).
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often the agent and the live modes look for records whose socket is gone without
+/// its change to CLOSE reaching the programs (a recursion miss): one dump of every
+/// namespace, once the kernel has reported a miss.
+pub(crate) const LIVE_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 pub fn socket_path() -> PathBuf {
     match std::env::var_os(SOCKET_ENV) {
@@ -177,6 +181,8 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let mut last_gc = Instant::now();
     let mut last_sweep = Instant::now();
     let mut last_counters = Instant::now();
+    let mut last_live_sweep = Instant::now();
+    let mut missed_ends = MissedEnds::default();
     let mut reported = probe.stats().unwrap_or_default();
     // From here on a closed stderr must not stop the agent: its messages are best effort.
     while !crate::stop::requested() {
@@ -203,18 +209,24 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             last_gc = Instant::now();
             let live = gc(&mut probe);
             // The dump the collection made anyway: socket gauges cost no extra read.
-            if let (Some(s), Some(live)) = (&server, live) {
-                s.with(|m| m.set_sockets(&live));
+            if let (Some(s), Some((live, fill))) = (&server, &live) {
+                s.with(|m| {
+                    m.set_sockets(live);
+                    m.set_fill(fill);
+                });
+            }
+            if o.verbose > 1
+                && let Some((_, f)) = &live
+            {
+                let _ = writeln!(
+                    err,
+                    "netstat: agent: records: {} of {} live, {} of {} TIME_WAIT",
+                    f.owners, f.owners_max, f.timewait, f.timewait_max
+                );
             }
             // Losses are said when they happen, not only at the end.
             if let Ok(now) = probe.stats() {
-                if now.owners_full > reported.owners_full {
-                    let _ = writeln!(
-                        err,
-                        "netstat: agent: owner map full: {} sockets not tracked so far",
-                        now.owners_full
-                    );
-                }
+                report_losses(&reported, &now, err);
                 reported = now;
             }
         }
@@ -222,6 +234,13 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             last_sweep = Instant::now();
             sweep_seeded(&mut probe, root);
         }
+        // The agent's state program misses changes as the live modes' does: a socket
+        // whose CLOSE went unseen would keep its record until the map is full.
+        if last_live_sweep.elapsed() >= LIVE_SWEEP_EVERY && probe.state_misses() > 0 {
+            last_live_sweep = Instant::now();
+            missed_ends.start(&probe, root);
+        }
+        missed_ends.poll(&mut probe);
         if let Some(s) = &server
             && last_counters.elapsed() >= metrics::COUNTERS_EVERY
         {
@@ -238,13 +257,51 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     let _ = match probe.stats() {
         Ok(st) => writeln!(
             err,
-            "netstat: agent stopped (sockets not tracked for want of room: {}, listeners: {}, \
-             failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {})",
-            st.owners_full, st.listeners_full, st.read_failed, st.no_cookie, st.passive
+            "netstat: agent stopped (sockets not tracked for want of room: {} (map full) + {} \
+             (no memory), TIME_WAIT records dropped for want of room: {}, listeners: {}, \
+             failed kernel reads: {}, state changes of sockets without a cookie: {}, passive opens: {}, \
+             state changes skipped by the kernel: {}, records of sockets gone unseen swept: {})",
+            st.owners_full,
+            st.owners_nomem,
+            st.timewait_full,
+            st.listeners_full,
+            st.read_failed,
+            st.no_cookie,
+            st.passive,
+            probe.state_misses(),
+            missed_ends.swept
         ),
         Err(e) => writeln!(err, "netstat: agent stopped (counters unreadable: {e})"),
     };
     Ok(0)
+}
+
+/// Says each kind of loss that grew since `before` (without -v: each one leaves rows
+/// without an owner).
+fn report_losses(
+    before: &crate::ebpf::owners::ProbeStats,
+    now: &crate::ebpf::owners::ProbeStats,
+    err: &mut dyn Write,
+) {
+    if now.owners_full + now.owners_nomem > before.owners_full + before.owners_nomem {
+        let _ = writeln!(
+            err,
+            "netstat: agent: owner map full: {} sockets not tracked so far ({} with the map \
+             at capacity, {} when its element cache had no memory)",
+            now.owners_full + now.owners_nomem,
+            now.owners_full,
+            now.owners_nomem
+        );
+    }
+    if now.timewait_full > before.timewait_full {
+        let _ = writeln!(
+            err,
+            "netstat: agent: TIME_WAIT map full: {} TIME_WAIT sockets without an owner so far \
+             (raise {})",
+            now.timewait_full,
+            crate::ebpf::TIMEWAIT_RECORDS_ENV
+        );
+    }
 }
 
 /// What the agent cannot see in `/proc/PID/fd` with the capabilities `have` (the seed, and
@@ -517,11 +574,54 @@ pub(crate) fn seed(probe: &mut OwnerProbe, root: &Path, err: &mut dyn Write) -> 
 /// what they saw close; a seeded record can miss that when the close came between the
 /// seed's dump and its insert.
 fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
-    let Ok(records) = probe.dump() else { return };
-    if !records.iter().any(|(_, r)| r.flags & flags::SEEDED != 0) {
+    let Ok(records) = probe.dump_live() else {
         return;
+    };
+    // A namespace no longer found has no live socket left: its seeded records go too.
+    drop_vanished(
+        probe,
+        root,
+        records,
+        |r| r.flags & flags::SEEDED != 0,
+        false,
+    );
+}
+
+/// Removes the records `pick` selects whose socket the sock_diag dumps made after
+/// `records` was read no longer show; returns how many. With `only_dumped`, only records
+/// of a namespace that was dumped go (a namespace kept alive by its sockets alone is not
+/// found, and must not lose them). Records read before the dump cannot belong to
+/// sockets made after it, so a missing cookie means the socket is gone.
+fn drop_vanished(
+    probe: &mut OwnerProbe,
+    root: &Path,
+    records: Vec<(SockKey, SockRecord)>,
+    pick: impl Fn(&SockRecord) -> bool,
+    only_dumped: bool,
+) -> u64 {
+    if !records.iter().any(|(_, r)| pick(r)) {
+        return 0;
     }
-    let (again, errors) = seed::dump_all(root);
+    let gone = vanished(records, pick, only_dumped, seed::dump_all(root));
+    for key in &gone {
+        probe.remove(key);
+    }
+    gone.len() as u64
+}
+
+type Records = Vec<(SockKey, SockRecord)>;
+
+/// A dump of every namespace, as [`seed::dump_all`] returns it.
+pub(crate) type AllDumped = (Vec<(u32, Vec<InetSocket>)>, Vec<seed::SeedError>);
+
+/// The keys of the `records` that `pick` selects whose socket `dumped` (made after
+/// `records` was read) no longer shows; see [`drop_vanished`].
+pub(crate) fn vanished(
+    records: Vec<(SockKey, SockRecord)>,
+    pick: impl Fn(&SockRecord) -> bool,
+    only_dumped: bool,
+    (again, errors): AllDumped,
+) -> Vec<SockKey> {
     // An incomplete view must not delete live records: the records of a namespace that
     // could not be dumped stay (one that is gone has no live socket left).
     let unseen: HashSet<u32> = errors
@@ -529,18 +629,21 @@ fn drop_vanished_seeded(probe: &mut OwnerProbe, root: &Path) {
         .filter(|e| !e.is_vanished())
         .map(|e| e.ns().inum)
         .collect();
+    let dumped: HashSet<u32> = again.iter().map(|(ns, _)| *ns).collect();
     let live: HashSet<(u32, u64)> = again
         .iter()
         .flat_map(|(ns, rows)| rows.iter().map(move |s| (*ns, s.cookie)))
         .collect();
-    for (key, rec) in records {
-        if rec.flags & flags::SEEDED != 0
-            && !unseen.contains(&key.netns)
-            && !live.contains(&(key.netns, key.cookie))
-        {
-            probe.remove(&key);
-        }
-    }
+    records
+        .into_iter()
+        .filter(|(key, rec)| {
+            pick(rec)
+                && !unseen.contains(&key.netns)
+                && (!only_dumped || dumped.contains(&key.netns))
+                && !live.contains(&(key.netns, key.cookie))
+        })
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// Periodic form of [`drop_vanished_seeded`]: cheap once no seeded record is left.
@@ -548,20 +651,90 @@ pub(crate) fn sweep_seeded(probe: &mut OwnerProbe, root: &Path) {
     drop_vanished_seeded(probe, root);
 }
 
+/// The sweep of missed ends (agent and live modes): records of TCP sockets in a state sock_diag lists (every
+/// state but CLOSE: an unconnected socket is in no table the dump walks) whose socket
+/// is gone. Their change to CLOSE never reached the programs (the kernel skipped the
+/// state program: a recursion miss), and nothing else would remove them. The dump of
+/// every namespace runs on a thread of its own (the caller keeps reading its ring);
+/// [`MissedEnds::poll`] removes what it found once it is done.
+#[derive(Default)]
+pub(crate) struct MissedEnds {
+    /// The records read when it started, and the thread dumping the namespaces.
+    pending: Option<(Records, std::thread::JoinHandle<AllDumped>)>,
+    /// Records removed so far.
+    pub swept: u64,
+}
+
+fn missed_end_candidate(r: &SockRecord) -> bool {
+    r.protocol == netstat_common::IPPROTO_TCP
+        && r.state != 0
+        && r.state != TcpState::Close as u8
+        && r.flags & flags::SEEDED == 0
+}
+
+impl MissedEnds {
+    /// Starts a sweep (records read now, namespaces dumped on a thread) unless one is
+    /// under way.
+    pub(crate) fn start(&mut self, probe: &OwnerProbe, root: &Path) {
+        if self.pending.is_some() {
+            return;
+        }
+        let Ok(mut records) = probe.dump_live() else {
+            return;
+        };
+        records.retain(|(_, r)| missed_end_candidate(r));
+        if records.is_empty() {
+            return;
+        }
+        let root = root.to_path_buf();
+        if let Ok(h) = std::thread::Builder::new()
+            .name("sweep".into())
+            .spawn(move || seed::dump_all(&root))
+        {
+            self.pending = Some((records, h));
+        }
+    }
+
+    /// Removes what a finished sweep found.
+    pub(crate) fn poll(&mut self, probe: &mut OwnerProbe) {
+        if !self.pending.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            return;
+        }
+        let Some((records, h)) = self.pending.take() else {
+            return;
+        };
+        let Ok(dumped) = h.join() else { return };
+        for key in vanished(records, missed_end_candidate, true, dumped) {
+            probe.remove(&key);
+            self.swept += 1;
+        }
+    }
+}
+
 /// Drops the records of TIME_WAIT sockets that must have expired; returns the others
-/// (`None` if the map could not be read).
-pub(crate) fn gc(probe: &mut OwnerProbe) -> Option<Vec<(SockKey, SockRecord)>> {
-    let mut records = probe.dump().ok()?;
+/// and how full the maps are (`None` if the maps could not be read).
+pub(crate) fn gc(
+    probe: &mut OwnerProbe,
+) -> Option<(Vec<(SockKey, SockRecord)>, crate::ebpf::owners::MapFill)> {
+    let mut records = probe.dump_live().ok()?;
+    let live = records.len();
+    records.extend(probe.dump_timewait().ok()?);
     let now = boottime_ns();
+    let mut index = 0;
+    let mut expired_live = 0;
     records.retain(|(key, rec)| {
         let expired = rec.flags & flags::TIMEWAIT != 0
             && now.saturating_sub(rec.changed_ns) > TIMEWAIT_KEEP.as_nanos() as u64;
         if expired {
             probe.remove(key);
+            expired_live += usize::from(index < live);
         }
+        index += 1;
         !expired
     });
-    Some(records)
+    let live = live - expired_live;
+    let fill = probe.fill(live, records.len() - live);
+    Some((records, fill))
 }
 
 /// The uid of the process at the other end of `stream`.

@@ -18,9 +18,9 @@ use aya::{
 };
 use netstat_common::{
     ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_OFFSETS, KernelOffsets,
-    LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, OFFSET_UNKNOWN,
-    PROG_INET_SOCK_SET_STATE, PROG_INET_SOCK_SET_STATE_RAW, TcpStateEvent, emit, event_kind,
-    inet_sock_set_state,
+    LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, MAP_OWNERS, MAP_TIMEWAIT,
+    OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, PROG_INET_SOCK_SET_STATE_RAW, TcpStateEvent, emit,
+    event_kind, inet_sock_set_state,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -90,6 +90,36 @@ pub enum LoadError {
     Btf(String),
     #[error("no cgroup v2 mount in /proc/mounts (the socket hooks attach to its root)")]
     NoCgroup2,
+    #[error("{name}={value:?}: {why}")]
+    Setting {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// The agent's setting: how many TIME_WAIT records it keeps (netstat-common's
+/// `MAP_TIMEWAIT`, preallocated at about 232 bytes each; default
+/// [`netstat_common::TIMEWAIT_MAX`]).
+pub const TIMEWAIT_RECORDS_ENV: &str = "NETSTAT_AGENT_TIMEWAIT_RECORDS";
+/// For tests only: the owner map's capacity instead of [`netstat_common::OWNERS_MAX`], so
+/// a test can fill it with a few hundred real connections.
+pub const TEST_OWNERS_MAX_ENV: &str = "NETSTAT_TEST_OWNERS_MAX";
+
+/// A map capacity from the environment: `None` when unset.
+fn capacity_setting(name: &'static str, max: u32) -> Result<Option<u32>, LoadError> {
+    let Some(raw) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let value = raw.to_string_lossy().into_owned();
+    match value.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(LoadError::Setting {
+            name,
+            value,
+            why: "expected a number of entries from 1 to 16777216",
+        }),
+    }
 }
 
 impl LoadError {
@@ -632,6 +662,19 @@ pub(crate) fn load_object(
         None => {
             loader.map_max_entries(MAP_EVENTS, 4096);
         }
+    }
+    const SETTING_MAX: u32 = 1 << 24;
+    // The live modes keep no timewait records: one entry instead of megabytes
+    // preallocated for nothing.
+    let timewait = match events {
+        Some(_) => Some(1),
+        None => capacity_setting(TIMEWAIT_RECORDS_ENV, SETTING_MAX)?,
+    };
+    if let Some(n) = timewait {
+        loader.map_max_entries(MAP_TIMEWAIT, n);
+    }
+    if let Some(n) = capacity_setting(TEST_OWNERS_MAX_ENV, SETTING_MAX)? {
+        loader.map_max_entries(MAP_OWNERS, n);
     }
     Ok(loader.load(OBJECT)?)
 }

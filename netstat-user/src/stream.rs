@@ -173,6 +173,9 @@ struct Totals {
     /// Owner/listener map full, connections ended without a record.
     maps_full: u64,
     untracked: u64,
+    /// The sweep of records whose sockets went without their change to CLOSE (the
+    /// changes were reported as `missed`).
+    missed_ends: agent::MissedEnds,
 }
 
 struct Out<'a> {
@@ -328,6 +331,14 @@ fn ring_bytes() -> Result<Option<u32>, String> {
     }
 }
 
+/// The summary's word on the live sweep, when it removed anything.
+fn swept_note(swept: u64) -> String {
+    if swept == 0 {
+        return String::new();
+    }
+    format!(" ({swept} records of sockets that closed unseen were swept from the owner map)")
+}
+
 /// Runs until SIGINT/SIGTERM or a closed stdout. Returns the exit code.
 pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<i32> {
     let root = Path::new("/");
@@ -415,9 +426,10 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
     if plan.watch {
         writeln!(
             err,
-            "netstat: --watch stopped: {} transitions printed, {} lost",
+            "netstat: --watch stopped: {} transitions printed, {} lost{}",
             totals.transitions,
-            totals.ring_full + totals.undecodable + totals.missed + totals.maps_full
+            totals.ring_full + totals.undecodable + totals.missed + totals.maps_full,
+            swept_note(totals.missed_ends.swept)
         )?;
     }
     if plan.audit_tcp || plan.audit_udp {
@@ -426,7 +438,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
         writeln!(
             err,
             "netstat: --audit stopped: {} records printed ({} recovered from the kernel's \
-             parked copy after a full ring), {} lost",
+             parked copy after a full ring), {} lost{}",
             totals.records,
             totals.recovered,
             totals.unrecovered
@@ -434,7 +446,12 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
                 + totals.undecodable
                 + totals.untracked
                 + missed_audit
-                + maps_audit
+                + maps_audit,
+            if plan.watch {
+                String::new()
+            } else {
+                swept_note(totals.missed_ends.swept)
+            }
         )?;
     }
     Ok(0)
@@ -448,8 +465,12 @@ fn run_loop(
     root: &Path,
 ) -> io::Result<()> {
     let mut timewaits = TimeWaits::default();
-    let (mut last_gc, mut last_sweep, mut last_flows) =
-        (Instant::now(), Instant::now(), Instant::now());
+    let (mut last_gc, mut last_sweep, mut last_flows, mut last_live_sweep) = (
+        Instant::now(),
+        Instant::now(),
+        Instant::now(),
+        Instant::now(),
+    );
     let mut unsent_pending = false;
     loop {
         let stopping = crate::stop::requested();
@@ -507,7 +528,7 @@ fn run_loop(
                 w.lost(now, st.flows_full - totals.flows_full, LostReason::MapFull)?;
                 totals.flows_full = st.flows_full;
             }
-            let full = st.owners_full + st.listeners_full;
+            let full = st.owners_full + st.owners_nomem + st.listeners_full;
             if full > totals.maps_full {
                 w.lost(now, full - totals.maps_full, LostReason::MapFull)?;
                 totals.maps_full = full;
@@ -560,6 +581,12 @@ fn run_loop(
             last_sweep = Instant::now();
             agent::sweep_seeded(probe, root);
         }
+        // Only once a change went unseen: without a miss no record can be stranded.
+        if totals.missed > 0 && last_live_sweep.elapsed() >= agent::LIVE_SWEEP_EVERY {
+            last_live_sweep = Instant::now();
+            totals.missed_ends.start(probe, root);
+        }
+        totals.missed_ends.poll(probe);
     }
 }
 

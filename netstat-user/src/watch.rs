@@ -16,7 +16,7 @@
 //! available here) or when a new connection takes its 4-tuple. The run loop, shared
 //! with `--audit`, is in [`crate::stream`].
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::Path,
     time::{Duration, Instant},
@@ -163,6 +163,11 @@ fn tuple(e: &TcpStateEvent) -> Tuple {
     (e.netns, e.family, e.saddr, e.sport, e.daddr, e.dport)
 }
 
+/// What one look found: per namespace, the cookies that were due and the TCP cookies
+/// sock_diag still listed (`None`: the namespace could not be dumped, or is gone), and
+/// the boot-clock time the look ended.
+type Look = (Vec<(Vec<u64>, Option<HashSet<u64>>)>, u64);
+
 /// The timewait sockets being followed, by cookie.
 #[derive(Default)]
 pub(crate) struct TimeWaits {
@@ -171,6 +176,10 @@ pub(crate) struct TimeWaits {
     namespaces: HashMap<u32, seed::NetnsHandle>,
     /// Not before this instant does [`TimeWaits::expired`] look again.
     next_look: Option<Instant>,
+    /// The look under way: sock_diag dumps on a thread of their own, so that the ring
+    /// keeps being read meanwhile (under churn a namespace holds tens of thousands of
+    /// timewait sockets, and dumping them takes longer than the ring can wait).
+    look: Option<std::thread::JoinHandle<Look>>,
 }
 
 impl TimeWaits {
@@ -209,10 +218,42 @@ impl TimeWaits {
     /// Timewait sockets past their time that sock_diag no longer lists. Looks at most
     /// once per [`RECHECK`]: under churn something is always due, and each look dumps
     /// the namespace.
+    /// The dumps run on a thread: this returns what the previous look found once it is
+    /// done, and starts the next one.
     pub(crate) fn expired(&mut self, root: &Path) -> Vec<TcpStateEvent> {
+        let mut ended = Vec::new();
+        match self.look.take() {
+            Some(look) if look.is_finished() => {
+                // A panicked look found nothing: its sockets are looked for again.
+                if let Ok((found, at)) = look.join() {
+                    let now = Instant::now();
+                    for (cookies, alive) in found {
+                        for cookie in cookies {
+                            match &alive {
+                                // Still there (the kernel's timer runs a little late): look
+                                // again soon.
+                                Some(live) if live.contains(&cookie) => {
+                                    if let Some(tw) = self.by_cookie.get_mut(&cookie) {
+                                        tw.check_at = now + RECHECK;
+                                    }
+                                }
+                                // Gone (or ended meanwhile by a reuse: then no end here), or
+                                // its namespace is.
+                                _ => ended.extend(self.end(cookie, at)),
+                            }
+                        }
+                    }
+                }
+            }
+            Some(look) => {
+                self.look = Some(look);
+                return ended;
+            }
+            None => {}
+        }
         let now = Instant::now();
         if self.next_look.is_some_and(|t| now < t) {
-            return Vec::new();
+            return ended;
         }
         self.next_look = Some(now + RECHECK);
         let mut due: HashMap<u32, Vec<u64>> = HashMap::new();
@@ -221,37 +262,40 @@ impl TimeWaits {
                 due.entry(tw.start.netns).or_default().push(*cookie);
             }
         }
-        let mut ended = Vec::new();
-        for (netns, cookies) in due {
-            if !self.namespaces.contains_key(&netns) {
-                self.namespaces = seed::network_namespaces(root)
-                    .into_iter()
-                    .map(|h| (h.inum, h))
-                    .collect();
-            }
-            let alive: Option<std::collections::HashSet<u64>> =
-                self.namespaces.get(&netns).and_then(|h| {
-                    seed::dump_netns(h).ok().map(|rows| {
-                        rows.iter()
-                            .filter(|s| s.proto == InetProto::Tcp)
-                            .map(|s| s.cookie)
-                            .collect()
-                    })
-                });
-            let at = agent::boottime_ns();
-            for cookie in cookies {
-                match &alive {
-                    // Still there (the kernel's timer runs a little late): look again soon.
-                    Some(live) if live.contains(&cookie) => {
-                        if let Some(tw) = self.by_cookie.get_mut(&cookie) {
-                            tw.check_at = now + RECHECK;
-                        }
-                    }
-                    // Gone, or its namespace is.
-                    _ => ended.extend(self.end(cookie, at)),
-                }
-            }
+        if due.is_empty() {
+            return ended;
         }
+        if due.keys().any(|ns| !self.namespaces.contains_key(ns)) {
+            self.namespaces = seed::network_namespaces(root)
+                .into_iter()
+                .map(|h| (h.inum, h))
+                .collect();
+        }
+        let work: Vec<(Vec<u64>, Option<seed::NetnsHandle>)> = due
+            .into_iter()
+            .map(|(ns, cookies)| (cookies, self.namespaces.get(&ns).cloned()))
+            .collect();
+        let spawned = std::thread::Builder::new()
+            .name("timewait-look".into())
+            .spawn(move || {
+                let found = work
+                    .into_iter()
+                    .map(|(cookies, handle)| {
+                        let alive = handle.and_then(|h| {
+                            seed::dump_netns(&h).ok().map(|rows| {
+                                rows.iter()
+                                    .filter(|s| s.proto == InetProto::Tcp)
+                                    .map(|s| s.cookie)
+                                    .collect()
+                            })
+                        });
+                        (cookies, alive)
+                    })
+                    .collect();
+                (found, agent::boottime_ns())
+            });
+        // No thread now: the next call tries again.
+        self.look = spawned.ok();
         ended
     }
 }

@@ -109,6 +109,13 @@ impl Agent {
         Agent::spawn(socket, Some(dir), &[], args, caps)
     }
 
+    /// [`Agent::start_temp`] with extra environment variables and arguments.
+    pub fn start_temp_with(env: &[(&str, &str)], args: &[&str]) -> Agent {
+        let dir = TempDir::new("agent");
+        let socket = dir.path().join("agent.sock");
+        Agent::spawn(socket, Some(dir), env, args, None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn spawn(
         socket: PathBuf,
         dir: Option<TempDir>,

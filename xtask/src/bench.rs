@@ -9,6 +9,8 @@
 //! the peers pay its eBPF programs as ours does.
 #[path = "bench_agent.rs"]
 mod agent;
+#[path = "bench_soak.rs"]
+pub mod soak;
 
 use std::{
     io::{BufRead as _, BufReader},

@@ -62,14 +62,21 @@ pub struct Agent {
 impl Agent {
     /// Starts `bin --agent -v` answering on `socket` and waits for its ready line.
     pub fn start(bin: &Path, socket: &Path) -> Result<Agent> {
+        Agent::start_args(bin, socket, &[])
+    }
+
+    /// [`Agent::start`] with more arguments after `--agent -v` (e.g. `--metrics`).
+    pub fn start_args(bin: &Path, socket: &Path, extra: &[&str]) -> Result<Agent> {
         let shown = format!(
-            "{SOCKET_ENV}={} {} --agent -v",
+            "{SOCKET_ENV}={} {} --agent -v {}",
             shell_quote(&socket.to_string_lossy()),
-            shell_quote(&bin.to_string_lossy())
+            shell_quote(&bin.to_string_lossy()),
+            extra.join(" ")
         );
         let spawned = Instant::now();
         let mut child = Command::new(bin)
             .args(["--agent", "-v"])
+            .args(extra)
             .env(SOCKET_ENV, socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -173,42 +180,13 @@ impl Agent {
     /// The kernel memory of the BPF maps the agent holds open, from its fdinfo (exact
     /// for this agent, whatever other agents run); names from bpftool when installed.
     pub fn maps(&self) -> Result<Maps> {
-        let pid = self.pid().context("the agent is not running")?;
-        let dir = format!("/proc/{pid}/fd");
-        let mut found = Vec::new();
-        for entry in fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
-            let entry = entry.with_context(|| format!("listing {dir}"))?;
-            let Ok(target) = fs::read_link(entry.path()) else {
-                continue; // closed meanwhile
-            };
-            if target.as_os_str() != "anon_inode:bpf-map" {
-                continue;
-            }
-            let info = format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy());
-            if let Some(map) = fs::read_to_string(&info)
-                .ok()
-                .as_deref()
-                .and_then(fdinfo_map)
-            {
-                found.push(map);
-            }
-        }
-        found.sort_by_key(|m| m.0);
-        found.dedup_by_key(|m| m.0);
-        let names = Cmd::new("bpftool")
-            .args(["-j", "map", "show"])
-            .probe()
-            .map(|json| bpftool_names(&json));
-        Ok(Maps {
-            maps: found
-                .into_iter()
-                .map(|(id, memlock)| MapMem {
-                    name: names.as_ref().and_then(|n| n.get(&id).cloned()),
-                    memlock,
-                })
-                .collect(),
-            named: names.is_some(),
-        })
+        maps_of(self.pid().context("the agent is not running")?)
+    }
+
+    /// Every stderr line read so far (start-up lines included).
+    pub fn log(&mut self) -> &[String] {
+        self.log.extend(self.lines.try_iter());
+        &self.log
     }
 
     /// Lines it printed beyond the start-up ones (warnings, failed queries, losses).
@@ -247,6 +225,46 @@ impl Agent {
             ),
         }
     }
+}
+
+/// The kernel memory of the BPF maps process `pid` holds open, from its fdinfo; names
+/// from bpftool when installed.
+pub fn maps_of(pid: u32) -> Result<Maps> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut found = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
+        let entry = entry.with_context(|| format!("listing {dir}"))?;
+        let Ok(target) = fs::read_link(entry.path()) else {
+            continue; // closed meanwhile
+        };
+        if target.as_os_str() != "anon_inode:bpf-map" {
+            continue;
+        }
+        let info = format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy());
+        if let Some(map) = fs::read_to_string(&info)
+            .ok()
+            .as_deref()
+            .and_then(fdinfo_map)
+        {
+            found.push(map);
+        }
+    }
+    found.sort_by_key(|m| m.0);
+    found.dedup_by_key(|m| m.0);
+    let names = Cmd::new("bpftool")
+        .args(["-j", "map", "show"])
+        .probe()
+        .map(|json| bpftool_names(&json));
+    Ok(Maps {
+        maps: found
+            .into_iter()
+            .map(|(id, memlock)| MapMem {
+                name: names.as_ref().and_then(|n| n.get(&id).cloned()),
+                memlock,
+            })
+            .collect(),
+        named: names.is_some(),
+    })
 }
 
 impl Drop for Agent {
@@ -443,7 +461,7 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// A `Key:   N kB` line of /proc/PID/status, in KiB.
-fn status_kib(status: &str, key: &str) -> Option<u64> {
+pub fn status_kib(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let value = line.strip_prefix(key)?.strip_prefix(':')?;
         value.split_whitespace().next()?.parse().ok()

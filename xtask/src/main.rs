@@ -80,6 +80,17 @@ enum Task {
         /// Which load(s) the churn suite runs under every arm
         #[arg(long, value_enum, default_value_t = bench_churn::Loads::Churn)]
         churn_load: bench_churn::Loads,
+        /// How long the soak suite runs its churn, in seconds
+        #[arg(long, default_value_t = 600)]
+        soak_seconds: u64,
+        /// Network namespaces the soak suite churns in (at least 2: they are joined in a
+        /// ring of veth pairs)
+        #[arg(long, default_value_t = 4)]
+        soak_namespaces: usize,
+        /// Connections per second each soak load aims at (two per namespace; 0: as fast
+        /// as it goes)
+        #[arg(long, default_value_t = 500)]
+        soak_rate: u32,
     },
 }
 
@@ -94,6 +105,9 @@ enum Suite {
     Interfaces,
     /// A connection-churn load alone and under --watch, --audit, tcpstates and tcplife
     Churn,
+    /// The agent and --watch for --soak-seconds under churn in several namespaces:
+    /// memory and the kernel's counters reconciled (not part of the default run)
+    Soak,
 }
 
 fn main() -> ExitCode {
@@ -145,6 +159,9 @@ fn run_task(task: Task) -> Result<ExitCode> {
             only,
             churn_connections,
             churn_load,
+            soak_seconds,
+            soak_namespaces,
+            soak_rate,
         } => {
             let bin = build(&root)?;
             if !is_root()? {
@@ -152,6 +169,16 @@ fn run_task(task: Task) -> Result<ExitCode> {
             }
             let runs = runs.max(1);
             let wants = |s: Suite| only.is_none_or(|o| o == s);
+            // Ten minutes by default: only when asked for.
+            if only == Some(Suite::Soak) {
+                let args = bench::soak::Args {
+                    seconds: soak_seconds.max(1),
+                    namespaces: soak_namespaces,
+                    rate: soak_rate,
+                };
+                bench::soak::bench(&root, &bin, &args)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if wants(Suite::Routes) {
                 bench_routes::bench(&bin, runs)?;
             }

@@ -52,7 +52,11 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::{cli::MetricsAddr, cli::Options, ebpf::owners::ProbeStats};
+use crate::{
+    cli::MetricsAddr,
+    cli::Options,
+    ebpf::owners::{MapFill, ProbeStats},
+};
 
 /// How often the loop copies the programs' counters into the model (a few syscalls).
 pub const COUNTERS_EVERY: Duration = Duration::from_secs(1);
@@ -148,6 +152,8 @@ pub struct Metrics {
     transitions: Counter,
     passive_opens: Counter,
     map_full: Family<MapLabels, Counter>,
+    map_entries: Family<MapLabels, Gauge>,
+    map_capacity: Family<MapLabels, Gauge>,
     lost: Family<ReasonLabels, Counter>,
     queries: Family<ResultLabels, Counter>,
 }
@@ -164,11 +170,13 @@ impl Metrics {
             transitions: Counter::default(),
             passive_opens: Counter::default(),
             map_full: Family::default(),
+            map_entries: Family::default(),
+            map_capacity: Family::default(),
             lost: Family::default(),
             queries: Family::default(),
         };
         // Every series that can exist from the start, so rate() has a first point.
-        for map in ["owners", "listeners", "flows"] {
+        for map in ["owners", "timewait", "listeners", "flows"] {
             let _ = m.map_full.get_or_create(&MapLabels { map });
         }
         for reason in LOST_REASONS {
@@ -225,8 +233,20 @@ impl Metrics {
         );
         r.register(
             "map_full",
-            "Entries an eBPF map had no room for: sockets shown without an owner",
+            "Entries an eBPF map had no room for: sockets shown without an owner (owners: \
+             the live owner map at capacity or out of memory in a burst; timewait: TIME_WAIT \
+             records)",
             self.map_full.clone(),
+        );
+        r.register(
+            "map_entries",
+            "Records in the owner maps (owners: live sockets, timewait: TIME_WAIT)",
+            self.map_entries.clone(),
+        );
+        r.register(
+            "map_capacity",
+            "Capacity of the owner maps, in records",
+            self.map_capacity.clone(),
         );
         r.register(
             "lost_events",
@@ -258,7 +278,8 @@ impl Metrics {
         advance(&self.transitions, st.transitions);
         advance(&self.passive_opens, st.passive);
         for (map, total) in [
-            ("owners", st.owners_full),
+            ("owners", st.owners_full + st.owners_nomem),
+            ("timewait", st.timewait_full),
             ("listeners", st.listeners_full),
             ("flows", st.flows_full),
         ] {
@@ -285,6 +306,18 @@ impl Metrics {
         replace(&self.sockets, by_state);
         replace(&self.socket_owners, cap_owners(by_owner, OWNER_SERIES_MAX));
         self.tracked.set(records.len() as i64);
+    }
+
+    /// How full the owner maps are.
+    pub fn set_fill(&self, f: &MapFill) {
+        for (map, n, max) in [
+            ("owners", f.owners, f.owners_max),
+            ("timewait", f.timewait, f.timewait_max),
+        ] {
+            let labels = MapLabels { map };
+            self.map_entries.get_or_create(&labels).set(n as i64);
+            self.map_capacity.get_or_create(&labels).set(i64::from(max));
+        }
     }
 
     pub fn query(&self, result: QueryResult) {
@@ -839,10 +872,18 @@ mod tests {
             transitions: 40,
             passive: 3,
             owners_full: 2,
+            owners_nomem: 1,
+            timewait_full: 4,
             no_cookie: 5,
             ..ProbeStats::default()
         };
         m.set_counters(&st, 7);
+        m.set_fill(&MapFill {
+            owners: 10,
+            owners_max: 262_144,
+            timewait: 65_536,
+            timewait_max: 65_536,
+        });
         st.transitions = 55;
         m.set_counters(&st, 7);
         m.query(QueryResult::Answered);
@@ -852,8 +893,13 @@ mod tests {
         for want in [
             "netstat_state_transitions_total 55",
             "netstat_passive_opens_total 3",
-            r#"netstat_map_full_total{map="owners"} 2"#,
+            // Full or out of memory: either way no room.
+            r#"netstat_map_full_total{map="owners"} 3"#,
+            r#"netstat_map_full_total{map="timewait"} 4"#,
             r#"netstat_map_full_total{map="flows"} 0"#,
+            r#"netstat_map_entries{map="owners"} 10"#,
+            r#"netstat_map_capacity{map="owners"} 262144"#,
+            r#"netstat_map_entries{map="timewait"} 65536"#,
             r#"netstat_lost_events_total{reason="no_cookie"} 5"#,
             r#"netstat_lost_events_total{reason="recursion_miss"} 7"#,
             r#"netstat_agent_queries_total{result="answered"} 1"#,

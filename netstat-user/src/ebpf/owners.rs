@@ -20,7 +20,7 @@ use aya::{
 };
 use netstat_common::{
     FlowKey, FlowValue, ListenKey, MAP_CLOSED, MAP_FLOWS, MAP_LISTENERS, MAP_OWNERS, MAP_STATS,
-    MAP_UNSENT, OFFSET_UNKNOWN, Owner, STAT_SLOTS, SockKey, SockRecord, emit, progs,
+    MAP_TIMEWAIT, MAP_UNSENT, OFFSET_UNKNOWN, Owner, STAT_SLOTS, SockKey, SockRecord, emit, progs,
 };
 
 use super::{LoadError, ensure_tracefs, load_object, require_privilege, resolve_offsets};
@@ -33,6 +33,8 @@ pub struct OwnerProbe {
     /// The state-change events, when loaded for a stream (`--watch`).
     pub events: Option<super::EventRing>,
     owners: HashMap<MapData, SockKey, SockRecord>,
+    /// The agent's records of connections in TIME_WAIT (one entry in the live modes).
+    timewait: HashMap<MapData, SockKey, SockRecord>,
     closed: HashMap<MapData, SockKey, SockRecord>,
     listeners: HashMap<MapData, ListenKey, Owner>,
     /// UDP flows, when loaded for `--audit`.
@@ -64,6 +66,19 @@ pub struct ProbeStats {
     pub flows_full: u64,
     pub untracked_end: u64,
     pub transitions: u64,
+    /// TIME_WAIT records the timewait map had no room for.
+    pub timewait_full: u64,
+    /// Owner-map inserts that found no memory (a burst emptied its element cache).
+    pub owners_nomem: u64,
+}
+
+/// Records in each owner map, and their capacities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapFill {
+    pub owners: usize,
+    pub owners_max: u32,
+    pub timewait: usize,
+    pub timewait_max: u32,
 }
 
 impl OwnerProbe {
@@ -161,6 +176,8 @@ impl OwnerProbe {
 
         let owners =
             HashMap::try_from(take_map(&mut ebpf, MAP_OWNERS)?).map_err(map_err(MAP_OWNERS))?;
+        let timewait =
+            HashMap::try_from(take_map(&mut ebpf, MAP_TIMEWAIT)?).map_err(map_err(MAP_TIMEWAIT))?;
         let closed =
             HashMap::try_from(take_map(&mut ebpf, MAP_CLOSED)?).map_err(map_err(MAP_CLOSED))?;
         let unsent =
@@ -181,6 +198,7 @@ impl OwnerProbe {
         Ok(Self {
             events,
             owners,
+            timewait,
             closed,
             unsent,
             listeners,
@@ -205,10 +223,35 @@ impl OwnerProbe {
         prog_recursion_misses(self.state_prog_fd).unwrap_or(0)
     }
 
-    /// Every record, read with `BPF_MAP_LOOKUP_BATCH` (a few syscalls for 100k records,
-    /// where aya's iterator makes two per record).
+    /// Every record, live sockets then TIME_WAIT ones, read with `BPF_MAP_LOOKUP_BATCH`
+    /// (a few syscalls for 100k records, where aya's iterator makes two per record).
     pub fn dump(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
+        let mut all = self.dump_live()?;
+        all.extend(self.dump_timewait()?);
+        Ok(all)
+    }
+
+    /// The records of live sockets only (`OWNERS`).
+    pub fn dump_live(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
         lookup_batch(self.owners.map().fd().as_fd().as_raw_fd(), MAP_OWNERS)
+    }
+
+    /// The records of connections in TIME_WAIT (`TIMEWAIT`, the agent's only).
+    pub fn dump_timewait(&self) -> io::Result<Vec<(SockKey, SockRecord)>> {
+        lookup_batch(self.timewait.map().fd().as_fd().as_raw_fd(), MAP_TIMEWAIT)
+    }
+
+    /// How full the two owner maps are, from records already read.
+    pub fn fill(&self, live: usize, timewait: usize) -> MapFill {
+        let max = |m: &HashMap<MapData, SockKey, SockRecord>| {
+            m.map().info().map(|i| i.max_entries()).unwrap_or(0)
+        };
+        MapFill {
+            owners: live,
+            owners_max: max(&self.owners),
+            timewait,
+            timewait_max: max(&self.timewait),
+        }
     }
 
     /// The UDP flows counted so far (empty unless loaded for `--audit`).
@@ -282,9 +325,12 @@ impl OwnerProbe {
         let _ = self.unsent.remove(key);
     }
 
-    /// The live record of a socket, if the programs still track it.
+    /// The live (or TIME_WAIT) record of a socket, if the programs still track it.
     pub fn record(&self, key: &SockKey) -> Option<SockRecord> {
-        self.owners.get(key, 0).ok()
+        self.owners
+            .get(key, 0)
+            .or_else(|_| self.timewait.get(key, 0))
+            .ok()
     }
 
     /// The last record of a socket that closed lately, if the LRU still has it.
@@ -333,9 +379,12 @@ impl OwnerProbe {
         }
     }
 
-    /// Removes a record (absent is fine: the programs may have removed it first).
+    /// Removes a record, live or TIME_WAIT (absent is fine: the programs may have
+    /// removed it first).
     pub fn remove(&mut self, key: &SockKey) {
-        let _ = self.owners.remove(key);
+        if self.owners.remove(key).is_err() {
+            let _ = self.timewait.remove(key);
+        }
     }
 
     pub fn stats(&self) -> io::Result<ProbeStats> {
@@ -347,7 +396,7 @@ impl OwnerProbe {
                 .iter()
                 .sum())
         };
-        debug_assert_eq!(STAT_SLOTS, 8);
+        debug_assert_eq!(STAT_SLOTS, 10);
         Ok(ProbeStats {
             owners_full: slot(netstat_common::STAT_OWNERS_FULL)?,
             listeners_full: slot(netstat_common::STAT_LISTENERS_FULL)?,
@@ -357,6 +406,8 @@ impl OwnerProbe {
             flows_full: slot(netstat_common::STAT_FLOWS_FULL)?,
             untracked_end: slot(netstat_common::STAT_UNTRACKED_END)?,
             transitions: slot(netstat_common::STAT_TRANSITIONS)?,
+            timewait_full: slot(netstat_common::STAT_TIMEWAIT_FULL)?,
+            owners_nomem: slot(netstat_common::STAT_OWNERS_NOMEM)?,
         })
     }
 }

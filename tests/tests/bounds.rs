@@ -1,0 +1,254 @@
+//! Issue 7 (hardening): the agent's owner maps are bounded, an overflow is counted and
+//! reported, and a socket that did not fit shows `-`, never a wrong owner.
+//!
+//! The agent runs with a tiny owner map (`NETSTAT_TEST_OWNERS_MAX`, a test-only knob the
+//! loader passes to aya) and a tiny TIME_WAIT map (`NETSTAT_AGENT_TIMEWAIT_RECORDS`, the
+//! agent's setting). A test namespace then holds more connections than the owner map
+//! can take, and leaves more TIME_WAIT sockets than the TIME_WAIT map can take. Checked:
+//! the maps never hold more than their capacity (the agent's gauges, read from the
+//! kernel's map info), every `-tanp` row with the agent equals net-tools' row or shows
+//! `-` (TIME_WAIT rows, which net-tools always shows as `-`, may name one of the test's
+//! own processes, which made them), there are at least as many `-` rows as the
+//! capacities force, each is accounted for by a counted failure, and the agent says so on
+//! stderr without -v.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use netstat_tests::agent::{Agent, Owner, Script, inet_rows, run_netstat_env, show_output};
+use netstat_tests::{Netns, ours, real, require_root, run_in};
+
+/// Owner-map capacity for the test: far below what the namespace holds.
+const OWNERS_MAX: usize = 256;
+/// TIME_WAIT-map capacity for the test.
+const TIMEWAIT_MAX: usize = 64;
+/// Connections held open (two sockets each), and short ones left in TIME_WAIT.
+const HELD: usize = 200;
+const TIMEWAITS: usize = 200;
+/// How long to wait for the agent's periodic collection to report.
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn scrape(addr: &str) -> BTreeMap<String, f64> {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn get(m: &BTreeMap<String, f64>, series: &str) -> u64 {
+    m.get(series).copied().unwrap_or(-1.0) as u64
+}
+
+fn metrics_addr(agent: &Agent) -> String {
+    agent
+        .stderr()
+        .lines()
+        .find_map(|l| {
+            l.split_once("metrics on http://")
+                .and_then(|(_, a)| a.strip_suffix("/metrics"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no metrics address; agent said:\n{}", agent.stderr()))
+}
+
+#[test]
+fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
+    require_root();
+    let owners_max = OWNERS_MAX.to_string();
+    let tw_max = TIMEWAIT_MAX.to_string();
+    let agent = Agent::start_temp_with(
+        &[
+            ("NETSTAT_TEST_OWNERS_MAX", &owners_max),
+            ("NETSTAT_AGENT_TIMEWAIT_RECORDS", &tw_max),
+        ],
+        // -vv: the agent prints the maps' fill at each collection.
+        &["-vv", "--metrics", "127.0.0.1:0"],
+    );
+    let addr = metrics_addr(&agent);
+    let ns = Netns::new();
+
+    // TIME_WAITs first, while the owner map still has room: their records reach the
+    // TIME_WAIT map, whose overflow is then counted there.
+    let drain = Script::start(
+        &ns,
+        "server",
+        &["--listen", "127.0.0.1:40002", "--mode", "drain"],
+    );
+    let total = TIMEWAITS.to_string();
+    let mut load = Script::start(
+        &ns,
+        "load",
+        &[
+            "--connect",
+            "127.0.0.1:40002",
+            "--src-port-base",
+            "30000",
+            "--total",
+            &total,
+        ],
+    );
+    let done = load.expect("done");
+    assert_eq!(done, vec![total.clone(), "0".to_string()], "load failed");
+    // Each client reaches TIME_WAIT once the drain server has closed its end (a loaded
+    // machine may take a moment).
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let tw = run_in(&ns, "ss", &["-tan", "state", "time-wait"]);
+        let n = String::from_utf8_lossy(&tw.stdout)
+            .lines()
+            .filter(|l| l.contains(":40002"))
+            .count();
+        if n >= TIMEWAITS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {TIMEWAITS} connections reached TIME_WAIT within {CONVERGE:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    // Then more held connections than the owner map can take.
+    let holder = Script::start(
+        &ns,
+        "server",
+        &["--listen", "127.0.0.1:40000", "--mode", "hold", "--quiet"],
+    );
+    let count = HELD.to_string();
+    let client = Script::start(
+        &ns,
+        "client",
+        &["--connect", "127.0.0.1:40000", "--count", &count],
+    );
+    let ours_pids: BTreeSet<u32> = [holder.pid(), drain.pid(), client.pid(), load.pid()]
+        .into_iter()
+        .collect();
+
+    // A collection after the load: its gauges and its loss reports.
+    let gcs_before = agent.stderr().matches("agent: records:").count();
+    let deadline = Instant::now() + CONVERGE;
+    while agent.stderr().matches("agent: records:").count() < gcs_before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no collection reported within {CONVERGE:?}; agent said:\n{}",
+            agent.stderr()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+
+    let env = agent.env();
+    let real_out = run_netstat_env(&ns, &real(), None, &[], &["-tanp"]);
+    let ours_out = run_netstat_env(&ns, &ours(), None, &env, &["-tanp"]);
+    let m = scrape(&addr);
+    let shown = format!(
+        "{}{}",
+        show_output("net-tools", &real_out),
+        show_output("ours", &ours_out)
+    );
+    let real_rows = inet_rows(&real_out.stdout).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+    let ours_rows = inet_rows(&ours_out.stdout).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+    let real_by_key: BTreeMap<_, _> = real_rows.iter().map(|r| (r.key(), r)).collect();
+
+    // Bounded: the kernel's map info, as the agent's gauges report it.
+    let owners_cap = get(&m, r#"netstat_map_capacity{map="owners"}"#);
+    let tw_cap = get(&m, r#"netstat_map_capacity{map="timewait"}"#);
+    assert_eq!(
+        (owners_cap, tw_cap),
+        (OWNERS_MAX as u64, TIMEWAIT_MAX as u64),
+        "capacities from the settings"
+    );
+    let owners_now = get(&m, r#"netstat_map_entries{map="owners"}"#);
+    let tw_now = get(&m, r#"netstat_map_entries{map="timewait"}"#);
+    assert!(
+        owners_now <= owners_cap && tw_now <= tw_cap,
+        "maps over capacity: {owners_now}/{owners_cap} live, {tw_now}/{tw_cap} TIME_WAIT"
+    );
+
+    // Never a wrong owner.
+    let (mut dashes, mut tw_dashes, mut tw_rows) = (0usize, 0usize, 0usize);
+    let mut wrong = Vec::new();
+    for r in &ours_rows {
+        let tw = r.state == "TIME_WAIT";
+        tw_rows += usize::from(tw);
+        let Some(theirs) = real_by_key.get(&r.key()) else {
+            // Both listings ran a moment apart: only a TIME_WAIT can come and go.
+            if !tw {
+                wrong.push(format!("only in ours: {}", r.line));
+            }
+            continue;
+        };
+        match (&r.owner, &theirs.owner) {
+            (Some(Owner::Unknown), _) => {
+                dashes += 1;
+                tw_dashes += usize::from(tw);
+            }
+            (Some(o), Some(t)) if o == t => {}
+            // net-tools never names a TIME_WAIT's owner; ours may only name the test's
+            // own process that made it.
+            (Some(o), Some(Owner::Unknown))
+                if tw && o.pid().is_some_and(|p| ours_pids.contains(&p)) => {}
+            _ => wrong.push(format!("ours: {}\n  net-tools: {}", r.line, theirs.line)),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "wrong owners:\n{}\n{shown}",
+        wrong.join("\n")
+    );
+
+    // The capacities force `-` rows: held sockets beyond the owner map (which other
+    // processes on the host share), TIME_WAITs beyond the TIME_WAIT map.
+    // Two listeners and both ends of each held connection.
+    let held_sockets = 2 * HELD + 2;
+    assert!(
+        dashes - tw_dashes >= held_sockets - OWNERS_MAX,
+        "only {} non-TIME_WAIT rows without an owner; {held_sockets} sockets cannot fit \
+         {OWNERS_MAX} records\n{shown}",
+        dashes - tw_dashes
+    );
+    assert!(
+        tw_rows >= TIMEWAITS && tw_dashes >= tw_rows - TIMEWAIT_MAX,
+        "{tw_dashes} of {tw_rows} TIME_WAIT rows without an owner, with room for \
+         {TIMEWAIT_MAX}\n{shown}"
+    );
+
+    // Counted: every `-` is a socket whose insert failed somewhere (other processes'
+    // failures count too, so at least).
+    let owners_full = get(&m, r#"netstat_map_full_total{map="owners"}"#);
+    let tw_full = get(&m, r#"netstat_map_full_total{map="timewait"}"#);
+    assert!(
+        owners_full + tw_full >= dashes as u64 && tw_full > 0 && owners_full > 0,
+        "{dashes} rows without an owner, but only {owners_full} owner-map and {tw_full} \
+         TIME_WAIT-map failures counted"
+    );
+    // And reported without being asked.
+    let said = agent.stderr();
+    assert!(
+        said.contains("agent: owner map full:") && said.contains("agent: TIME_WAIT map full:"),
+        "the agent did not report the overflow on stderr:\n{said}"
+    );
+    eprintln!(
+        "bounds: {} rows, {dashes} shown as `-` ({tw_dashes} of {tw_rows} TIME_WAIT); maps \
+         {owners_now}/{owners_cap} live, {tw_now}/{tw_cap} TIME_WAIT; counted failures: \
+         owners {owners_full}, timewait {tw_full}",
+        ours_rows.len()
+    );
+    drop(load);
+    drop(client);
+    drop(drain);
+    drop(holder);
+}
