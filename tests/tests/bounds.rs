@@ -1,5 +1,6 @@
 //! Issue 7 (hardening): the agent's owner maps are bounded, an overflow is counted and
-//! reported, and a socket that did not fit shows `-`, never a wrong owner.
+//! reported, and a socket that did not fit is named from /proc (a live one) or shows `-`
+//! (a TIME_WAIT), never with a wrong owner.
 //!
 //! The agent runs with a tiny owner map (`NETSTAT_TEST_OWNERS_MAX`, a test-only knob the
 //! loader passes to aya) and a tiny TIME_WAIT map (`NETSTAT_AGENT_TIMEWAIT_RECORDS`, the
@@ -8,9 +9,10 @@
 //! the maps never hold more than their capacity (the agent's gauges, read from the
 //! kernel's map info), every `-tanp` row with the agent equals net-tools' row or shows
 //! `-` (TIME_WAIT rows, which net-tools always shows as `-`, may name one of the test's
-//! own processes, which made them), there are at least as many `-` rows as the
-//! capacities force, each is accounted for by a counted failure, and the agent says so on
-//! stderr without -v.
+//! own processes, which made them), live rows all have their owner (the agent's
+//! unknowns are looked up in /proc), at least as many failures are counted as the
+//! capacities force, every `-` is accounted for by one, and the agent says so on stderr
+//! without -v.
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -210,15 +212,22 @@ fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
         wrong.join("\n")
     );
 
-    // The capacities force `-` rows: held sockets beyond the owner map (which other
-    // processes on the host share), TIME_WAITs beyond the TIME_WAIT map.
+    // The capacities force failed inserts: held sockets beyond the owner map (which other
+    // processes on the host share), TIME_WAITs beyond the TIME_WAIT map. A held socket the
+    // agent could not record still has a file: `-p` names it from /proc, as net-tools
+    // does, so no live row goes without its owner; only TIME_WAITs (no file) show `-`.
     // Two listeners and both ends of each held connection.
     let held_sockets = 2 * HELD + 2;
+    assert_eq!(
+        dashes - tw_dashes,
+        0,
+        "live rows without an owner: the /proc look-up should have named them\n{shown}"
+    );
+    let owners_failed = get(&m, r#"netstat_map_full_total{map="owners"}"#);
     assert!(
-        dashes - tw_dashes >= held_sockets - OWNERS_MAX,
-        "only {} non-TIME_WAIT rows without an owner; {held_sockets} sockets cannot fit \
-         {OWNERS_MAX} records\n{shown}",
-        dashes - tw_dashes
+        owners_failed >= (held_sockets - OWNERS_MAX) as u64,
+        "only {owners_failed} owner-map failures counted; {held_sockets} sockets cannot fit \
+         {OWNERS_MAX} records\n{shown}"
     );
     assert!(
         tw_rows >= TIMEWAITS && tw_dashes >= tw_rows - TIMEWAIT_MAX,
