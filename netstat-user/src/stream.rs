@@ -173,6 +173,8 @@ struct Totals {
     /// Owner/listener map full, connections ended without a record.
     maps_full: u64,
     untracked: u64,
+    /// Timewait sockets not followed (over `watch::MAX_FOLLOWED`): their ends go unprinted.
+    unfollowed: u64,
     /// The sweep of records whose sockets went without their change to CLOSE (the
     /// changes were reported as `missed`).
     missed_ends: agent::MissedEnds,
@@ -243,12 +245,16 @@ impl Out<'_> {
             LostReason::Undecodable => "they could not be decoded",
             LostReason::MapFull => "a kernel map (owners, listeners or flows) was full",
             LostReason::Missed => {
-                "state changes not seen: the kernel skipped the state program while another \
-                 eBPF tracing program ran on that CPU (may include changes the filters would \
-                 have dropped)"
+                "state changes not seen: the kernel skipped the state program, which does not \
+                 run inside itself on one CPU (a softirq change interrupting another; may \
+                 include changes the filters would have dropped)"
             }
             LostReason::Untracked => {
                 "connections ended that the owner map never held (no record can be made)"
+            }
+            LostReason::TimewaitUnfollowed => {
+                "TIME_WAIT ends that will not be printed: more timewait sockets than --watch \
+                 follows at once"
             }
         };
         writeln!(
@@ -428,7 +434,11 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
             err,
             "netstat: --watch stopped: {} transitions printed, {} lost{}",
             totals.transitions,
-            totals.ring_full + totals.undecodable + totals.missed + totals.maps_full,
+            totals.ring_full
+                + totals.undecodable
+                + totals.missed
+                + totals.maps_full
+                + totals.unfollowed,
             swept_note(totals.missed_ends.swept)
         )?;
     }
@@ -484,6 +494,7 @@ fn run_loop(
         };
         let (batch, undecodable) = events.poll(wait)?;
         let lost = events.lost()?;
+        let mut unfollowed = 0;
         for e in &batch {
             match e {
                 Event::State(e) => {
@@ -491,7 +502,9 @@ fn run_loop(
                         timewait_end(plan, w, totals, &end)?;
                     }
                     if e.flags & event_flags::TIMEWAIT != 0 {
-                        timewaits.start(e);
+                        if !timewaits.start(e) {
+                            unfollowed += 1;
+                        }
                         w.transition(e, TcpState::TimeWait as u8)?;
                     } else {
                         w.transition(e, e.newstate)?;
@@ -505,6 +518,10 @@ fn run_loop(
             }
         }
         let now = agent::boottime_ns();
+        if unfollowed > 0 {
+            totals.unfollowed += unfollowed;
+            w.lost(now, unfollowed, LostReason::TimewaitUnfollowed)?;
+        }
         if undecodable > 0 {
             totals.undecodable += undecodable;
             w.lost(now, undecodable, LostReason::Undecodable)?;

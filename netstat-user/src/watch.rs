@@ -168,6 +168,12 @@ fn tuple(e: &TcpStateEvent) -> Tuple {
 /// the boot-clock time the look ended.
 type Look = (Vec<(Vec<u64>, Option<HashSet<u64>>)>, u64);
 
+/// At most this many timewait sockets are followed at once (about 0.6 KiB each: 40 MiB).
+/// Past it, their ends are not printed, and the stream says how many
+/// (`timewait_unfollowed`). The kernel's own bound is per namespace
+/// (`tcp_max_tw_buckets`), so none holds across many namespaces.
+pub(crate) const MAX_FOLLOWED: usize = 65_536;
+
 /// The timewait sockets being followed, by cookie.
 #[derive(Default)]
 pub(crate) struct TimeWaits {
@@ -183,7 +189,12 @@ pub(crate) struct TimeWaits {
 }
 
 impl TimeWaits {
-    pub(crate) fn start(&mut self, e: &TcpStateEvent) {
+    /// Follows the timewait socket `e` starts; false when [`MAX_FOLLOWED`] are already
+    /// followed (its end will not be printed).
+    pub(crate) fn start(&mut self, e: &TcpStateEvent) -> bool {
+        if self.by_cookie.len() >= MAX_FOLLOWED && !self.by_cookie.contains_key(&e.cookie) {
+            return false;
+        }
         self.by_tuple.insert(tuple(e), e.cookie);
         self.by_cookie.insert(
             e.cookie,
@@ -192,6 +203,7 @@ impl TimeWaits {
                 check_at: Instant::now() + TIMEWAIT_LEN,
             },
         );
+        true
     }
 
     /// The end event of a timewait socket, at boot-clock time `at`.
@@ -303,6 +315,28 @@ impl TimeWaits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timewaits_followed_are_capped_and_a_refusal_is_said() {
+        let mut tws = TimeWaits::default();
+        let event = |cookie: u64| TcpStateEvent {
+            cookie,
+            sport: cookie as u16,
+            ..TcpStateEvent::default()
+        };
+        for cookie in 1..=MAX_FOLLOWED as u64 {
+            assert!(tws.start(&event(cookie)));
+        }
+        assert!(
+            !tws.start(&event(MAX_FOLLOWED as u64 + 1)),
+            "one past the cap"
+        );
+        assert!(tws.start(&event(7)), "one already followed stays followed");
+        assert_eq!(tws.by_cookie.len(), MAX_FOLLOWED);
+        // An end frees a place.
+        assert!(tws.end(7, 1).is_some());
+        assert!(tws.start(&event(MAX_FOLLOWED as u64 + 1)));
+    }
 
     #[test]
     fn lines_name_owner_states_duration_and_bracket_v6() {

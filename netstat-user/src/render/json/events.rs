@@ -122,6 +122,9 @@ pub enum LostReason {
     Missed,
     /// TCP connections ended that the owner map never held: no record can be made.
     Untracked,
+    /// Timewait sockets whose end will not be printed: `--watch` follows at most
+    /// 65 536 at once.
+    TimewaitUnfollowed,
 }
 
 /// Events lost since the previous `lost` record.
