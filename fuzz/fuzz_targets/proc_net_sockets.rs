@@ -9,7 +9,10 @@ use netstat_user::{
     source::procnet::{parse_inet, parse_unix},
 };
 
-const FILES: [(&str, Option<(InetProto, Family)>, &str); 9] = [
+/// (file under /proc/net, what it holds (None: unix), the option that lists it)
+type File = (&'static str, Option<(InetProto, Family)>, &'static str);
+
+const FILES: [File; 9] = [
     ("tcp", Some((InetProto::Tcp, Family::Inet)), "-t"),
     ("tcp6", Some((InetProto::Tcp, Family::Inet6)), "-t"),
     ("udp", Some((InetProto::Udp, Family::Inet)), "-u"),
