@@ -43,13 +43,20 @@ fuzz_target!(|data: &[u8]| {
             let _ = metrics::usage_error(&opts);
             // Run it once over an empty tree, except what would outlive one input or
             // reach outside the tree: the eBPF modes, -c, and -p (it asks a running agent).
-            let runs_away = opts.watch
-                || opts.audit
-                || opts.agent
-                || opts.continuous.is_some()
-                || opts.programs
-                || !opts.metrics.is_empty();
-            if !runs_away && sel & 4 != 0 {
+            // app::run parses again with this machine's environment: judge that parse
+            // (with POSIXLY_CORRECT above, `"" --audit` made --audit an operand here
+            // but an option there, and the fuzzer started an audit).
+            let runs_away = |o: &cli::Options| {
+                o.watch
+                    || o.audit
+                    || o.agent
+                    || o.continuous.is_some()
+                    || o.programs
+                    || !o.metrics.is_empty()
+            };
+            let system = cli::parse(args.clone()).map(|(o, _)| o);
+            let safe = !runs_away(&opts) && system.as_ref().is_ok_and(|o| !runs_away(o));
+            if safe && sel & 4 != 0 {
                 let tree = Tree::get();
                 let args: Vec<String> = args[1..]
                     .iter()
