@@ -69,7 +69,10 @@ impl Tree {
             Err(e) => panic!("netstat {args:?} returned an I/O error: {e}"),
         };
         let out = Output { code, out, err };
-        if args.contains(&"--json") {
+        // As the run itself parsed it: `--json` may be an operand (after `--`) or a value.
+        let json = netstat_user::cli::parse(std::iter::once("netstat").chain(args.iter().copied()))
+            .is_ok_and(|(o, _)| o.json);
+        if json {
             out.assert_json_lines();
         }
         out
