@@ -20,6 +20,9 @@ pub mod audit;
 pub mod caps;
 pub mod cli;
 pub mod ebpf;
+// Used by the fuzz targets in fuzz/ only.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod groups;
 pub mod iface;
 pub mod masq;

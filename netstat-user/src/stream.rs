@@ -272,7 +272,7 @@ pub fn audit_line(r: &ConnectionRecord, users: &mut Users) -> String {
     let owner = match (r.pid, &r.comm, r.uid) {
         (Some(pid), Some(comm), Some(uid)) => {
             let user = users.name(uid).unwrap_or_else(|| uid.to_string());
-            format!("{pid}/{comm}({user})")
+            format!("{pid}/{}({user})", watch::printable(comm))
         }
         _ => "-".into(),
     };
@@ -702,4 +702,35 @@ fn report_flows(
         totals.records += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use netstat_common::{ConnEvent, Owner, conn_flags};
+
+    use super::*;
+    use crate::audit::Clock;
+
+    /// Issue 7 (fuzzing): the `--audit` line prints the task name too; a name of control
+    /// characters must not split it (the JSON record keeps the name exact).
+    #[test]
+    fn issue_7_audit_line_keeps_a_hostile_comm_on_one_line() {
+        let ev = ConnEvent {
+            kind: netstat_common::event_kind::CONN,
+            family: netstat_common::AF_INET,
+            flags: conn_flags::OWNER,
+            owner: Owner {
+                tgid: 7,
+                uid: 0,
+                comm: *b"x\nforged line\r\0\0",
+                ..Default::default()
+            },
+            ..ConnEvent::default()
+        };
+        let r = audit::connection(&ev, Clock { boot_to_real: 0 });
+        assert_eq!(r.comm.as_deref(), Some("x\nforged line\r"));
+        let line = audit_line(&r, &mut Users::new());
+        assert!(!line.contains(['\n', '\r']), "{line:?}");
+        assert!(line.contains(" 7/x?forged line?(root) "), "{line:?}");
+    }
 }

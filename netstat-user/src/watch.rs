@@ -115,7 +115,7 @@ pub fn format_event(e: &TcpStateEvent, new: &str, cx: &mut LineContext<'_>) -> S
             line,
             "{}/{}(",
             e.owner.tgid,
-            String::from_utf8_lossy(&e.owner.comm[..end])
+            printable(&String::from_utf8_lossy(&e.owner.comm[..end]))
         );
         match cx.users.name(e.owner.uid) {
             Some(user) => line.push_str(&user),
@@ -141,6 +141,20 @@ pub fn format_event(e: &TcpStateEvent, new: &str, cx: &mut LineContext<'_>) -> S
         let _ = write!(line, "{}.{:03}ms", us / 1000, us % 1000);
     }
     line
+}
+
+/// A task name for a text line: any process may name itself with control characters
+/// (`prctl(PR_SET_NAME, "x\nforged line")`), so they print as `?`, as `ps` shows them.
+/// The JSON records keep the name exact (serde escapes it).
+pub fn printable(comm: &str) -> std::borrow::Cow<'_, str> {
+    if comm.chars().any(char::is_control) {
+        comm.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        comm.into()
+    }
 }
 
 /// A connection in its timewait phase, waiting for its end.
@@ -315,6 +329,36 @@ impl TimeWaits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `ring` fuzz target (issue 7): a task name of newlines split one
+    /// `--watch` event over several lines, so a process could print lines of its own.
+    #[test]
+    fn issue_7_control_characters_in_comm_stay_on_one_line() {
+        let mut users = Users::new();
+        let mut cx = LineContext {
+            users: &mut users,
+            boot_to_real: 0,
+        };
+        let e = TcpStateEvent {
+            family: netstat_common::AF_INET,
+            flags: event_flags::OWNER,
+            owner: netstat_common::Owner {
+                tgid: 168430090,
+                uid: 168430090,
+                comm: *b"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+                ..Default::default()
+            },
+            ..TcpStateEvent::default()
+        };
+        let line = format_event(&e, "CLOSE", &mut cx);
+        assert!(!line.contains('\n'), "{line:?}");
+        assert!(line.contains(" 168430090/????????????????("), "{line:?}");
+        assert_eq!(printable("a\tb\x7fc\u{85}"), "a?b?c?");
+        assert!(matches!(
+            printable("curl"),
+            std::borrow::Cow::Borrowed("curl")
+        ));
+    }
 
     #[test]
     fn timewaits_followed_are_capped_and_a_refusal_is_said() {

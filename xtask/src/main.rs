@@ -6,6 +6,7 @@ mod bench_iface;
 mod bench_routes;
 mod cmd;
 mod deb;
+mod fuzz;
 mod parse;
 mod setup;
 mod timing;
@@ -59,9 +60,20 @@ enum Task {
     /// Setup, build, then the Debian package target/debian/netstat-ebpf_*.deb (cargo-deb),
     /// with the man page and completions found in target/dist; prints its path
     Deb,
-    /// Setup, build, then rustfmt check, clippy and every test (unit and integration;
-    /// the integration tests need root)
+    /// Setup, build, then rustfmt check, clippy, a bounded fuzz run of every target
+    /// (fuzz/) and every test (unit and integration; the integration tests need root)
     Test,
+    /// Setup, then build the fuzz targets under fuzz/ (cargo-fuzz, nightly) and run each
+    /// for SECONDS on a scratch copy of its seed corpus (fuzz/corpus/TARGET); fails on any
+    /// crash, panic or timeout, keeping the input under target/fuzz/artifacts/TARGET/
+    Fuzz {
+        /// How long each target runs
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (a file name under fuzz/fuzz_targets/, without .rs)
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Setup, build, then time our netstat against net-tools netstat and ss on a large
     /// socket set in a network namespace of its own, and print the ratios
     Bench {
@@ -153,6 +165,15 @@ fn run_task(task: Task) -> Result<ExitCode> {
             println!("{}", deb.display());
         }
         Task::Test => test(&root)?,
+        Task::Fuzz { seconds, target } => {
+            setup::setup(&root, false)?;
+            fuzz::fuzz(
+                &root,
+                &target_dir(&root)?,
+                seconds.max(1),
+                target.as_deref(),
+            )?;
+        }
         Task::Bench {
             connections,
             runs,
@@ -253,6 +274,8 @@ fn test(root: &Path) -> Result<()> {
         ])
         .args(["--", "-D", "warnings"])
         .run()?;
+    // No panic on any outside input (issue 7): every parser's fuzz target, briefly.
+    fuzz::fuzz(root, &target_dir(root)?, fuzz::SECONDS_IN_TEST, None)?;
     cargo(root)
         .env("NETSTAT_BIN", &bin)
         .args([

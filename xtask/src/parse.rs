@@ -88,6 +88,13 @@ pub fn cargo_deb_version(output: &str) -> Option<&str> {
     words.next()
 }
 
+/// The version in `cargo fuzz --version`'s output (`cargo-fuzz 0.13.1`).
+pub fn cargo_fuzz_version(output: &str) -> Option<&str> {
+    let mut words = output.split_whitespace();
+    (words.next()? == "cargo-fuzz").then_some(())?;
+    words.next()
+}
+
 /// The major number of a `MAJOR.MINOR.PATCH` version.
 pub fn major_version(version: &str) -> Option<u32> {
     version.split('.').next()?.parse().ok()
@@ -233,6 +240,8 @@ mod tests {
     fn cargo_deb_versions() {
         assert_eq!(cargo_deb_version("cargo-deb 3.8.0\n"), Some("3.8.0"));
         assert_eq!(cargo_deb_version("error: no such command: `deb`\n"), None);
+        assert_eq!(cargo_fuzz_version("cargo-fuzz 0.13.1\n"), Some("0.13.1"));
+        assert_eq!(cargo_fuzz_version("error: no such command: `fuzz`\n"), None);
         assert_eq!(major_version("3.8.0"), Some(3));
         assert_eq!(major_version("1.44.1"), Some(1));
         assert_eq!(major_version("x.1"), None);

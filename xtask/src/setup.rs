@@ -9,6 +9,8 @@ use crate::{cmd::Cmd, parse};
 
 /// bpf-linker release built against the nightly toolchain's own LLVM (ENVIRONMENT.md).
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// cargo-fuzz release for `cargo xtask fuzz` (0.13.1 builds and runs with this nightly).
+const CARGO_FUZZ_VERSION: &str = "0.13.1";
 /// cargo-deb release installed for `cargo xtask deb` when none is present.
 const CARGO_DEB_VERSION: &str = "3.8.0";
 /// Oldest cargo-deb accepted when one is already installed: 2.0 has everything
@@ -30,6 +32,7 @@ const PACKAGES: &[Package] = &[
     required("procps", "ps/pgrep for the tests"),
     required("util-linux", "setpriv, mount"),
     required("python3", "test helpers"),
+    required("g++", "libFuzzer's C++ sources (the fuzz targets)"),
     required("nftables", "NAT rules for the -M (conntrack) tests"),
     required(
         "dpkg-dev",
@@ -99,6 +102,7 @@ pub fn setup(root: &Path, verbose: bool) -> Result<()> {
     s.rust_toolchains(root)?;
     s.bpf_linker()?;
     s.cargo_deb()?;
+    s.cargo_fuzz()?;
     s.mounts()?;
 
     if !s.blocked.is_empty() {
@@ -382,6 +386,44 @@ impl Setup {
             bail!(
                 "cargo-deb was installed but `cargo deb --version` does not answer: is \
                  $CARGO_HOME/bin on PATH?"
+            );
+        }
+        Ok(())
+    }
+
+    /// cargo-fuzz builds and runs the fuzz targets (`cargo xtask fuzz`, and `cargo xtask
+    /// test`); a cargo subcommand in $CARGO_HOME/bin, built with the default toolchain.
+    fn cargo_fuzz(&mut self) -> Result<()> {
+        let step = format!("cargo-fuzz {CARGO_FUZZ_VERSION} (cargo xtask fuzz)");
+        let probe = || {
+            let out = cargo_here().args(["fuzz", "--version"]).probe();
+            out.as_deref()
+                .and_then(parse::cargo_fuzz_version)
+                .map(str::to_owned)
+        };
+        let found = probe();
+        if found.as_deref() == Some(CARGO_FUZZ_VERSION) {
+            self.present(&step);
+            return Ok(());
+        }
+        let cmd = cargo_here().args([
+            "install",
+            "cargo-fuzz",
+            "--version",
+            CARGO_FUZZ_VERSION,
+            "--locked",
+            "--force",
+        ]);
+        let why = match &found {
+            Some(v) => format!("found {v}; "),
+            None => String::new(),
+        };
+        self.installing(&step, &format!("{why}about a minute, once: {cmd}"));
+        cmd.run()?;
+        if probe().as_deref() != Some(CARGO_FUZZ_VERSION) {
+            bail!(
+                "cargo-fuzz was installed but `cargo fuzz --version` does not report \
+                 {CARGO_FUZZ_VERSION}: is $CARGO_HOME/bin on PATH?"
             );
         }
         Ok(())

@@ -462,15 +462,16 @@ pub fn cgroup2_mount(mounts: &[u8]) -> Option<PathBuf> {
     })
 }
 
-/// `/proc/mounts` writes space, tab, newline and backslash as `\NNN` octal.
+/// `/proc/mounts` writes space, tab, newline and backslash as `\NNN` octal. A byte is at
+/// most `\377`: anything above (never written by the kernel) is kept as it stands.
 fn unescape_mount(s: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        let oct = s
-            .get(i + 1..i + 4)
-            .filter(|d| s[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let oct = s.get(i + 1..i + 4).filter(|d| {
+            s[i] == b'\\' && d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c))
+        });
         match oct {
             Some(d) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -547,6 +548,8 @@ fn lookup_batch<K: aya::Pod + Default, V: aya::Pod + Default>(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStrExt as _;
+
     use super::*;
 
     #[test]
@@ -569,6 +572,20 @@ cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\ncgroup /sys/fs/cgroup/cpu 
         assert_eq!(
             cgroup2_mount(b"none /a\\0 cgroup2"),
             Some(PathBuf::from("/a\\0"))
+        );
+    }
+
+    /// Found by the `proc_pid` fuzz target (issue 7): `\431` is no byte; computing it
+    /// overflowed a u8 (a panic with overflow checks, a wrong byte without).
+    #[test]
+    fn issue_7_octal_escape_above_a_byte_is_kept_literally() {
+        assert_eq!(
+            cgroup2_mount(b"cgroup2 /x/a\\040b\\431c cgroup2 rw 0 0\n"),
+            Some(PathBuf::from("/x/a b\\431c"))
+        );
+        assert_eq!(
+            cgroup2_mount(b"none /\\377\\400 cgroup2 rw 0 0\n"),
+            Some(PathBuf::from(std::ffi::OsStr::from_bytes(b"/\xff\\400")))
         );
     }
 }

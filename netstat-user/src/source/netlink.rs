@@ -197,13 +197,13 @@ fn encode_request(req: &DumpRequest, protocol: u8, seq: u32) -> Vec<u8> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Progress {
+pub(crate) enum Progress {
     More,
     Done,
 }
 
 /// Turns the datagrams of one dump into rows.
-struct Decoder {
+pub(crate) struct Decoder {
     req: DumpRequest,
     seq: u32,
     rows: Vec<InetSocket>,
@@ -215,7 +215,7 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn new(req: DumpRequest, seq: u32) -> Self {
+    pub(crate) fn new(req: DumpRequest, seq: u32) -> Self {
         Self {
             req,
             seq,
@@ -225,7 +225,7 @@ impl Decoder {
     }
 
     /// Decodes one datagram (one or more netlink messages).
-    fn feed(&mut self, mut data: &[u8]) -> Result<Progress, NetlinkError> {
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<Progress, NetlinkError> {
         while !data.is_empty() {
             let msg = NetlinkBuffer::new_checked(data)
                 .map_err(|e| NetlinkError::Malformed(e.to_string()))?;
@@ -297,7 +297,7 @@ impl Decoder {
     }
 
     /// The rows decoded since the last call.
-    fn take_rows(&mut self) -> Vec<InetSocket> {
+    pub(crate) fn take_rows(&mut self) -> Vec<InetSocket> {
         std::mem::take(&mut self.rows)
     }
 }

@@ -218,6 +218,11 @@ fn split_hex_pair(s: &str) -> Option<(u64, u64)> {
 fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
     let (addr, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
+    // Hex digits only: a corrupt file can put multi-byte characters (or U+FFFD from the
+    // lossy decoding) in the field, and the 8-byte slices below must fall on char bounds.
+    if !addr.is_ascii() {
+        return None;
+    }
     let addr = match addr.len() {
         8 => IpAddr::V4(Ipv4Addr::from(hex_word(addr)?)),
         32 => {
@@ -293,6 +298,26 @@ pub fn parse_unix_line(line: &[u8]) -> Option<UnixSocket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `proc_net_sockets` fuzz target (issue 7): a 32-byte address field with
+    /// a multi-byte character across an 8-byte word boundary panicked (str slicing) instead
+    /// of making the line bogus.
+    #[test]
+    fn issue_7_non_ascii_address_is_a_bogus_line_not_a_panic() {
+        let addr = format!("000000\u{FFFD}{}", "0".repeat(23));
+        assert_eq!(addr.len(), 32);
+        let line = format!(
+            "   0: {addr}:0016 {} 0A 0:0 00:0 0 0 0 1",
+            "0".repeat(32) + ":0000"
+        );
+        assert_eq!(parse_inet_line(&line, InetProto::Tcp), None);
+        // The same from the file's bytes: a 3-byte UTF-8 character at bytes 6..9.
+        let mut text = b"header\n   0: 000000\xef\xbf\xbd".to_vec();
+        text.extend_from_slice(b"00000000000000000000000:0016 00000000000000000000000000000000:0000 0A 0:0 00:0 0 0 0 1\n");
+        let parsed = parse_inet(&text, InetProto::Tcp, Family::Inet6);
+        assert!(parsed.rows.is_empty());
+        assert_eq!(parsed.bogus.len(), 1);
+    }
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000001 00:00000000 00000000     0        0 223577 1 0000000000000000 100 0 0 10 0
