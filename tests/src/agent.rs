@@ -1001,6 +1001,31 @@ impl Drop for Script {
     }
 }
 
+/// `GET /metrics` from the agent's TCP endpoint at `addr`: every sample, by its name and
+/// labels as written (`netstat_map_entries{map="owners"}`), comments left out.
+pub fn scrape_metrics(addr: &str) -> std::collections::BTreeMap<String, f64> {
+    use std::io::{Read as _, Write as _};
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,12 +14,12 @@
 //! capacities force, every `-` is accounted for by one, and the agent says so on stderr
 //! without -v.
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netstat_tests::agent::{Agent, Owner, Script, inet_rows, run_netstat_env, show_output};
+use netstat_tests::agent::{
+    Agent, Owner, Script, inet_rows, run_netstat_env, scrape_metrics, show_output,
+};
 use netstat_tests::{Netns, ours, real, require_root, run_in};
 
 /// Owner-map capacity for the test: far below what the namespace holds.
@@ -31,26 +31,6 @@ const HELD: usize = 200;
 const TIMEWAITS: usize = 200;
 /// How long to wait for the agent's periodic collection to report.
 const CONVERGE: Duration = Duration::from_secs(30);
-
-fn scrape(addr: &str) -> BTreeMap<String, f64> {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
 
 fn get(m: &BTreeMap<String, f64>, series: &str) -> u64 {
     m.get(series).copied().unwrap_or(-1.0) as u64
@@ -155,7 +135,7 @@ fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
     let env = agent.env();
     let real_out = run_netstat_env(&ns, &real(), None, &[], &["-tanp"]);
     let ours_out = run_netstat_env(&ns, &ours(), None, &env, &["-tanp"]);
-    let m = scrape(&addr);
+    let m = scrape_metrics(&addr);
     let shown = format!(
         "{}{}",
         show_output("net-tools", &real_out),

@@ -16,15 +16,14 @@
 //! No timing is asserted: the rates are printed, not checked.
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use netstat_tests::agent::Agent;
+use netstat_tests::agent::{Agent, scrape_metrics};
 use netstat_tests::{Netns, ours, require_root, workspace_root};
 
 /// How long the loads churn.
@@ -190,23 +189,11 @@ fn count(out: impl Read) -> Counts {
     c
 }
 
+/// The agent's metrics, as counts.
 fn scrape(addr: &str) -> BTreeMap<String, u64> {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("metrics at {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse::<f64>().ok()? as u64))
-        })
+    scrape_metrics(addr)
+        .into_iter()
+        .map(|(k, v)| (k, v as u64))
         .collect()
 }
 
