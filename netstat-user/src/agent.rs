@@ -126,6 +126,14 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             "netstat: agent: state changes from the classic tracepoint: no raw tracepoint ({why})"
         )?;
     }
+    if crate::ebpf::hooks_only() {
+        writeln!(
+            err,
+            "netstat: agent: {} is set (benchmarks only): every program returns at once; \
+             no owner will be learnt",
+            crate::ebpf::HOOKS_ONLY_ENV
+        )?;
+    }
     if let Some(note) = CapSet::current().and_then(proc_capability_note) {
         writeln!(err, "netstat: agent: {note}")?;
     }
