@@ -55,7 +55,8 @@ pub mod emit {
     pub const FORGET_TIMEWAIT: u32 = 8;
     /// Benchmark only (`cargo xtask bench --only churn`): every program returns at once,
     /// so a run measures what attaching the hooks costs by itself. A load-time constant:
-    /// the verifier drops the test from the programs when it is not set.
+    /// one load and a branch per run when it is not set (the verifier may drop even
+    /// that: the value is read-only and known at load).
     pub const HOOKS_ONLY: u32 = 1 << 31;
 }
 

@@ -391,7 +391,7 @@ fn arms(ours: &str) -> Vec<Arm> {
         ours_arm(&["--audit"], Expect::Sockets, 0.95),
         ours_arm(&["--audit", "--json"], Expect::Sockets, 0.95),
         // The floor under both targets: the same hooks with programs that return at once
-        // (a load-time switch the verifier compiles away otherwise). What is left above
+        // (a load-time switch: one load and a branch otherwise). What is left above
         // it is the programs' own work.
         Arm {
             label: "netstat --watch, programs emptied".into(),
