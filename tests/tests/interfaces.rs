@@ -277,6 +277,29 @@ fn same_output(ns: &Netns, others: &[&Netns], args: &[&str]) {
     );
 }
 
+/// net-tools' `real_args` and our `ours_args` run between two runs of net-tools that
+/// agree (else settle and retry, as in [`same_output`]): net-tools' stdout and our output.
+fn settled_pair(s: &Scene, real_args: &[&str], ours_args: &[&str]) -> (String, Output) {
+    let (real_bin, ours_bin) = (real(), ours());
+    for _ in 0..ATTEMPTS {
+        let before = run_netstat_in(&s.ns, &real_bin, None, real_args);
+        let got = run_netstat_in(&s.ns, &ours_bin, None, ours_args);
+        let after = run_netstat_in(&s.ns, &real_bin, None, real_args);
+        if before.stdout == after.stdout {
+            return (String::from_utf8_lossy(&before.stdout).into_owned(), got);
+        }
+        eprintln!(
+            "note: `netstat {}`: counters moved between two real runs; settling again",
+            real_args.join(" ")
+        );
+        settle(&[&s.ns, &s.peer]);
+    }
+    panic!(
+        "`netstat {}`: the namespace never held still for {ATTEMPTS} attempts",
+        real_args.join(" ")
+    );
+}
+
 fn scene_matches(argsets: &[&[&str]]) {
     let s = scene();
     // The scene really has moving counters (else the comparison proves less).
@@ -327,10 +350,9 @@ fn long_table() {
 #[test]
 fn one_named_interface_is_net_tools_row_of_it() {
     let s = scene();
-    let real_of = |args: &[&str]| run_netstat_in(&s.ns, &real(), None, args);
     // Short table: net-tools' -ia, keeping the two header lines and the named row.
-    let full = String::from_utf8_lossy(&real_of(&["-ia"]).stdout).into_owned();
     for name in ["lo", "veth0"] {
+        let (full, got) = settled_pair(&s, &["-ia"], &["-i", name]);
         let want: Vec<&str> = full
             .lines()
             .enumerate()
@@ -338,7 +360,6 @@ fn one_named_interface_is_net_tools_row_of_it() {
             .map(|(_, l)| l)
             .collect();
         assert_eq!(want.len(), 3, "{name} is in net-tools' table:\n{full}");
-        let got = run_netstat_in(&s.ns, &ours(), None, &["-i", name]);
         assert_eq!(got.code(), Some(0), "-i {name}");
         assert_eq!(
             String::from_utf8_lossy(&got.stdout),
@@ -346,12 +367,11 @@ fn one_named_interface_is_net_tools_row_of_it() {
         );
     }
     // Long format: the named interface's paragraph of net-tools' -iae.
-    let full = String::from_utf8_lossy(&real_of(&["-iae"]).stdout).into_owned();
+    let (full, got) = settled_pair(&s, &["-iae"], &["-ie", "veth0"]);
     let para = full
         .split("\n\n")
         .find(|p| p.starts_with("veth0: "))
         .expect("veth0 paragraph in net-tools' -iae");
-    let got = run_netstat_in(&s.ns, &ours(), None, &["-ie", "veth0"]);
     assert_eq!(
         String::from_utf8_lossy(&got.stdout),
         format!("Kernel Interface table\n{para}\n\n")
