@@ -62,8 +62,7 @@ pub struct Subject<'a> {
 /// Whether the load-time filter lets `s` through.
 #[inline(always)]
 pub fn passes(s: &Subject<'_>) -> bool {
-    // SAFETY: a plain read of a load-time global.
-    let f = unsafe { core::ptr::read_volatile(&FILTER) };
+    let f = crate::kernel::load_time(&FILTER);
     if (f.netns != 0 && f.netns != s.netns)
         || (f.family != 0 && f.family != s.family)
         || (f.sport != 0 && f.sport != s.sport)
@@ -86,8 +85,7 @@ pub fn passes(s: &Subject<'_>) -> bool {
 /// pid and name parts of the filter are left to the caller).
 #[inline(always)]
 pub fn passes_without_owner(netns: u32, family: u16, sport: u16, dport: u16) -> bool {
-    // SAFETY: a plain read of a load-time global.
-    let f = unsafe { core::ptr::read_volatile(&FILTER) };
+    let f = crate::kernel::load_time(&FILTER);
     !((f.netns != 0 && f.netns != netns)
         || (f.family != 0 && f.family != family)
         || (f.sport != 0 && f.sport != sport)
