@@ -244,6 +244,15 @@ impl Agent {
             .unwrap_or_default()
     }
 
+    /// The TCP metrics address the agent announced (`--metrics ADDR`), if it did so yet.
+    pub fn tcp_metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stderr().lines().find_map(|l| {
+            l.strip_prefix("netstat: agent: metrics on http://")
+                .and_then(|a| a.strip_suffix("/metrics"))
+                .and_then(|a| a.parse().ok())
+        })
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

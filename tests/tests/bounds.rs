@@ -36,18 +36,6 @@ fn get(m: &BTreeMap<String, f64>, series: &str) -> u64 {
     m.get(series).copied().unwrap_or(-1.0) as u64
 }
 
-fn metrics_addr(agent: &Agent) -> String {
-    agent
-        .stderr()
-        .lines()
-        .find_map(|l| {
-            l.split_once("metrics on http://")
-                .and_then(|(_, a)| a.strip_suffix("/metrics"))
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| panic!("no metrics address; agent said:\n{}", agent.stderr()))
-}
-
 #[test]
 fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
     require_root();
@@ -61,7 +49,10 @@ fn issue7_owner_maps_are_bounded_and_overflow_is_counted_never_wrong() {
         // -vv: the agent prints the maps' fill at each collection.
         &["-vv", "--metrics", "127.0.0.1:0"],
     );
-    let addr = metrics_addr(&agent);
+    let addr = agent
+        .tcp_metrics_addr()
+        .unwrap_or_else(|| panic!("no metrics address; agent said:\n{}", agent.stderr()))
+        .to_string();
     let ns = Netns::new();
 
     // TIME_WAITs first, while the owner map still has room: their records reach the

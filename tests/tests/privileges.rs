@@ -907,15 +907,6 @@ fn bpffs_entries() -> BTreeSet<PathBuf> {
     out
 }
 
-/// The agent's endpoints from its ready output: the TCP metrics address, if any.
-fn tcp_metrics(agent: &Agent) -> Option<std::net::SocketAddr> {
-    agent.stderr().lines().find_map(|l| {
-        l.strip_prefix("netstat: agent: metrics on http://")
-            .and_then(|a| a.strip_suffix("/metrics"))
-            .and_then(|a| a.parse().ok())
-    })
-}
-
 /// `GET /metrics` over TCP as `uid`: the raw response.
 fn scrape_tcp_as(uid: u32, addr: std::net::SocketAddr) -> String {
     const CLIENT: &str = r#"
@@ -1110,7 +1101,7 @@ fn privilege_matrix_matches_net_tools_for_every_caller() {
 /// The metrics endpoints as `caller`: the TCP one serves aggregates with no owner to
 /// anyone; a unix one is root's (the capped caller included, as uid 0) and refuses users.
 fn check_metrics(agent: &Agent, caller: Caller, caps: &[String]) -> Result<(), String> {
-    let Some(addr) = tcp_metrics(agent) else {
+    let Some(addr) = agent.tcp_metrics_addr() else {
         return Err(format!(
             "the agent announced no TCP metrics endpoint:\n{}",
             agent.stderr()
@@ -1360,7 +1351,7 @@ fn agent_exposes_nothing_to_unprivileged_users() {
 
     // The TCP endpoint, open to every local user by design, serves aggregates only, even
     // with --metrics-owners.
-    match tcp_metrics(&agent) {
+    match agent.tcp_metrics_addr() {
         Some(addr) => {
             let raw = scrape_tcp_as(USER_A, addr);
             if !raw.starts_with("HTTP/1.1 200")

@@ -301,14 +301,9 @@ fn issue7_soak_reconciles_with_kernel_counters_in_bounded_memory() {
         &["--metrics", "127.0.0.1:0"],
     );
     let addr = agent
-        .stderr()
-        .lines()
-        .find_map(|l| {
-            l.split_once("metrics on http://")
-                .and_then(|(_, a)| a.strip_suffix("/metrics"))
-                .map(str::to_owned)
-        })
-        .expect("the agent announced its metrics address");
+        .tcp_metrics_addr()
+        .expect("the agent announced its metrics address")
+        .to_string();
     let agent_pid = agent.pid();
     let agent_rss_ready = rss_kib(agent_pid) * 1024;
     let rss_bound = agent_rss_ready + 2 * RECORD * (OWNERS_MAX + TIMEWAIT_MAX) + RSS_SLACK;
