@@ -241,61 +241,51 @@ fn scene() -> Scene {
 }
 
 /// Runs both tools with `args` in `ns` and panics with a diff unless stdout, stderr and
-/// the exit code are equal, in order. Real netstat runs before and after ours; when
-/// those two runs differ the counters moved, and the comparison is made again.
+/// the exit code are equal, in order.
 fn same_output(ns: &Netns, others: &[&Netns], args: &[&str]) {
+    let (real_out, ours_out) = settled_runs(ns, others, args, args);
+    if let Err(report) = diff_outputs_with(&real_out, &ours_out, RowOrder::Exact) {
+        panic!(
+            "`netstat {}` differs (namespace {}):\n{report}",
+            args.join(" "),
+            ns.name()
+        );
+    }
+}
+
+/// net-tools with `real_args` and ours with `ours_args` in `ns`: net-tools runs before
+/// and after ours, and when those two runs differ (stdout, stderr or exit code) the
+/// counters moved, so the namespace (and `others`) settle and all three run again; no
+/// counter is ever masked. Returns net-tools' output and ours.
+fn settled_runs(
+    ns: &Netns,
+    others: &[&Netns],
+    real_args: &[&str],
+    ours_args: &[&str],
+) -> (Output, Output) {
     let (real_bin, ours_bin) = (real(), ours());
     let mut moved = String::new();
     for _ in 0..ATTEMPTS {
-        let before = run_netstat_in(ns, &real_bin, None, args);
-        let ours_out = run_netstat_in(ns, &ours_bin, None, args);
-        let after = run_netstat_in(ns, &real_bin, None, args);
-        if let Err(report) = diff_outputs_with(&before, &after, RowOrder::Exact) {
-            eprintln!(
-                "note: `netstat {}`: counters moved between two real runs; settling again",
-                args.join(" ")
-            );
-            moved = report;
-            let mut all = vec![ns];
-            all.extend_from_slice(others);
-            settle(&all);
-            continue;
+        let before = run_netstat_in(ns, &real_bin, None, real_args);
+        let ours_out = run_netstat_in(ns, &ours_bin, None, ours_args);
+        let after = run_netstat_in(ns, &real_bin, None, real_args);
+        match diff_outputs_with(&before, &after, RowOrder::Exact) {
+            Ok(()) => return (before, ours_out),
+            Err(report) => {
+                eprintln!(
+                    "note: `netstat {}`: counters moved between two real runs; settling again",
+                    real_args.join(" ")
+                );
+                moved = report;
+                let mut all = vec![ns];
+                all.extend_from_slice(others);
+                settle(&all);
+            }
         }
-        if let Err(report) = diff_outputs_with(&before, &ours_out, RowOrder::Exact) {
-            panic!(
-                "`netstat {}` differs (namespace {}):\n{report}",
-                args.join(" "),
-                ns.name()
-            );
-        }
-        return;
     }
     panic!(
         "`netstat {}`: the namespace never held still for {ATTEMPTS} attempts; last \
          movement between two real runs:\n{moved}",
-        args.join(" ")
-    );
-}
-
-/// net-tools' `real_args` and our `ours_args` run between two runs of net-tools that
-/// agree (else settle and retry, as in [`same_output`]): net-tools' stdout and our output.
-fn settled_pair(s: &Scene, real_args: &[&str], ours_args: &[&str]) -> (String, Output) {
-    let (real_bin, ours_bin) = (real(), ours());
-    for _ in 0..ATTEMPTS {
-        let before = run_netstat_in(&s.ns, &real_bin, None, real_args);
-        let got = run_netstat_in(&s.ns, &ours_bin, None, ours_args);
-        let after = run_netstat_in(&s.ns, &real_bin, None, real_args);
-        if before.stdout == after.stdout {
-            return (String::from_utf8_lossy(&before.stdout).into_owned(), got);
-        }
-        eprintln!(
-            "note: `netstat {}`: counters moved between two real runs; settling again",
-            real_args.join(" ")
-        );
-        settle(&[&s.ns, &s.peer]);
-    }
-    panic!(
-        "`netstat {}`: the namespace never held still for {ATTEMPTS} attempts",
         real_args.join(" ")
     );
 }
@@ -352,7 +342,8 @@ fn one_named_interface_is_net_tools_row_of_it() {
     let s = scene();
     // Short table: net-tools' -ia, keeping the two header lines and the named row.
     for name in ["lo", "veth0"] {
-        let (full, got) = settled_pair(&s, &["-ia"], &["-i", name]);
+        let (full, got) = settled_runs(&s.ns, &[&s.peer], &["-ia"], &["-i", name]);
+        let full = String::from_utf8_lossy(&full.stdout);
         let want: Vec<&str> = full
             .lines()
             .enumerate()
@@ -367,7 +358,8 @@ fn one_named_interface_is_net_tools_row_of_it() {
         );
     }
     // Long format: the named interface's paragraph of net-tools' -iae.
-    let (full, got) = settled_pair(&s, &["-iae"], &["-ie", "veth0"]);
+    let (full, got) = settled_runs(&s.ns, &[&s.peer], &["-iae"], &["-ie", "veth0"]);
+    let full = String::from_utf8_lossy(&full.stdout);
     let para = full
         .split("\n\n")
         .find(|p| p.starts_with("veth0: "))
