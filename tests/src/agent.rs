@@ -1035,6 +1035,67 @@ pub fn scrape_metrics(addr: &str) -> std::collections::BTreeMap<String, f64> {
         .collect()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Probes run as another user
+
+/// Runs a small Python program as `uid` (in the host's namespaces) and returns its stdout.
+pub fn python_as(uid: u32, program: &str, args: &[&str]) -> String {
+    let out = Command::new(crate::setpriv_bin())
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".to_string(),
+        ])
+        .args([PYTHON, "-c", program])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("setpriv python3: {e}"));
+    assert!(
+        out.status.success(),
+        "the probe as uid {uid} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A [`python_as`] program: connects to the unix socket `argv[1]` and sends `argv[2]`
+/// (hex); prints `errno N` (connect refused), `recv-errno N`, or `answer HEX`.
+pub const UNIX_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("errno", e.errno)
+    sys.exit(0)
+s.sendall(bytes.fromhex(sys.argv[2]))
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except OSError as e:
+        print("recv-errno", e.errno)
+        sys.exit(0)
+    if not chunk:
+        break
+    data += chunk
+print("answer", data.hex())
+"#;
+
+/// `bytes` as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Hex back to bytes (stops making sense at the first bad pair, which it skips).
+pub fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use netstat_tests::agent::{Agent, PYTHON, Script, run_netstat_env, show_output};
+use netstat_tests::agent::{
+    Agent, Script, UNIX_CLIENT, hex, hex_decode, python_as, run_netstat_env, show_output,
+};
 use netstat_tests::{Netns, TempDir, ours, require_root};
 use openmetrics_parser::{OpenMetricsValue, openmetrics::parse_openmetrics};
 
@@ -130,40 +132,12 @@ fn get_unix(path: &Path) -> Response {
 /// `GET /metrics` on a unix socket as `uid`: the raw response, or `errno N` when the
 /// connection is refused.
 fn get_unix_as(uid: u32, path: &Path) -> String {
-    const CLIENT: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-try:
-    s.connect(sys.argv[1])
-except OSError as e:
-    print("errno", e.errno)
-    sys.exit(0)
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode("utf-8", "replace"))
-"#;
-    let out = Command::new("/usr/bin/setpriv")
-        .args([
-            format!("--reuid={uid}"),
-            format!("--regid={uid}"),
-            "--clear-groups".to_string(),
-        ])
-        .args([PYTHON, "-c", CLIENT])
-        .arg(path)
-        .output()
-        .expect("setpriv python3");
-    assert!(
-        out.status.success(),
-        "the unix client as uid {uid} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let get = hex(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let out = python_as(uid, UNIX_CLIENT, &[path.to_str().unwrap_or_default(), &get]);
+    match out.trim().strip_prefix("answer ") {
+        Some(answer) => String::from_utf8_lossy(&hex_decode(answer)).into_owned(),
+        None => out,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

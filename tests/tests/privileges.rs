@@ -47,7 +47,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use netstat_tests::agent::{
-    AGENT_SOCKET_ENV, Agent, PYTHON, Script, inet_rows, show_output, unit_bounding_set,
+    AGENT_SOCKET_ENV, Agent, PYTHON, Script, UNIX_CLIENT, hex, hex_decode, inet_rows, python_as,
+    show_output, unit_bounding_set,
 };
 use netstat_tests::json::Schema;
 use netstat_tests::{
@@ -765,52 +766,6 @@ fn wait_bounded(child: &mut std::process::Child) -> Option<i32> {
 // ---------------------------------------------------------------------------------------------
 // Exposure
 
-/// Runs a small Python program as `uid` (in the host's namespaces) and returns its stdout.
-fn python_as(uid: u32, program: &str, args: &[&str]) -> String {
-    let out = Command::new(setpriv_bin())
-        .args([
-            format!("--reuid={uid}"),
-            format!("--regid={uid}"),
-            "--clear-groups".to_string(),
-        ])
-        .args([PYTHON, "-c", program])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("setpriv python3: {e}"));
-    assert!(
-        out.status.success(),
-        "the probe as uid {uid} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Connects to a unix socket and sends `request` (hex); prints `errno N` or what came back
-/// (hex).
-const UNIX_CLIENT: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-try:
-    s.connect(sys.argv[1])
-except OSError as e:
-    print("errno", e.errno)
-    sys.exit(0)
-s.sendall(bytes.fromhex(sys.argv[2]))
-data = b""
-while True:
-    try:
-        chunk = s.recv(65536)
-    except OSError as e:
-        print("recv-errno", e.errno)
-        sys.exit(0)
-    if not chunk:
-        break
-    data += chunk
-print("answer", data.hex())
-"#;
-
 /// What `uid` can do with paths and with bpf(): opening or listing each path, `BPF_OBJ_GET`
 /// on each one under bpffs (after `--pins`), and the first map id the kernel gives out
 /// (`BPF_MAP_GET_NEXT_ID`, which needs CAP_SYS_ADMIN).
@@ -844,13 +799,7 @@ print("bpf_map_get_next_id", rc, ctypes.get_errno())
 fn query_request(netns: u32) -> String {
     let mut b = b"NSQ1".to_vec();
     b.extend(netns.to_le_bytes());
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
+    hex(&b)
 }
 
 /// Unix sockets process `pid` listens on: their paths (from `/proc/net/unix` by inode).
@@ -1157,10 +1106,7 @@ fn check_metrics(agent: &Agent, caller: Caller, caps: &[String]) -> Result<(), S
 }
 
 fn http_get() -> String {
-    b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    hex(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }
 
 fn for_each_unix_metrics(
