@@ -41,6 +41,18 @@ pub const GLOBAL_EMIT_EVENTS: &str = "EMIT_EVENTS";
 /// as lost; the owner map still follows every socket.
 pub const GLOBAL_FILTER: &str = "FILTER";
 
+/// Load-time global (`u32`): [`kernel_has`] bits, what the running kernel's verifier
+/// accepts that older ones refuse. The programs test them with constant loads of a
+/// frozen map, so the verifier prunes the branch a kernel cannot take before it looks
+/// at its instructions.
+pub const GLOBAL_KERNEL_HAS: &str = "KERNEL_HAS";
+
+/// [`GLOBAL_KERNEL_HAS`] bits.
+pub mod kernel_has {
+    /// `BPF_ATOMIC` or/and on memory (5.12+); before, only `BPF_XADD` (add) exists.
+    pub const ATOMIC_BITOPS: u32 = 1;
+}
+
 /// [`GLOBAL_EMIT_EVENTS`] bits.
 pub mod emit {
     /// Every TCP state change, as a [`super::TcpStateEvent`] (`--watch`).
@@ -680,6 +692,36 @@ pub mod progs {
     pub const RECVMSG6: &str = "recvmsg6";
     pub const RECV_LENGTH: &str = "sock_recv_length";
     pub const CLOSE_ENTER: &str = "sys_enter_close";
+    /// fexit programs on the protocols' sendmsg/recvmsg, where the
+    /// `sock:sock_{send,recv}_length` tracepoints (6.4+) are missing or fexit is
+    /// preferred; one program per function (an fexit program is bound to one).
+    pub const INET_SENDMSG_EXIT: &str = "inet_sendmsg_exit";
+    pub const INET6_SENDMSG_EXIT: &str = "inet6_sendmsg_exit";
+    pub const INET_RECVMSG_EXIT: &str = "inet_recvmsg_exit";
+    pub const INET6_RECVMSG_EXIT: &str = "inet6_recvmsg_exit";
+    /// kprobe/kretprobe pairs on the same functions, where neither the tracepoints nor
+    /// fexit load (kernels without BPF trampolines, such as arm64 before 6.0).
+    /// (A kprobe program attaches to several functions: one pair serves both families.)
+    pub const SENDMSG_ENTRY: &str = "sendmsg_entry";
+    pub const RECVMSG_ENTRY: &str = "recvmsg_entry";
+    pub const SENDMSG_RETURN: &str = "sendmsg_return";
+    pub const RECVMSG_RETURN: &str = "recvmsg_return";
+}
+
+/// Map of the kprobe send/receive path: the socket and flags of each thread's call in
+/// progress, from the entry probe to the return probe (keyed by `pid_tgid`).
+pub const MAP_IO_CALLS: &str = "IO_CALLS";
+pub const IO_CALLS_MAX: u32 = 16_384;
+
+/// A send/receive call in progress (kprobe path): what the return probe needs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCall {
+    /// The `struct sock *`.
+    pub sk: u64,
+    /// The recvmsg flags (MSG_*), 0 for sendmsg.
+    pub flags: i32,
+    pub _pad: u32,
 }
 
 /// Offsets inside the `syscalls:sys_{enter,exit}_*` and `sock:sock_*_length` records.
@@ -711,4 +753,5 @@ mod user {
     unsafe impl aya::Pod for super::EventFilter {}
     unsafe impl aya::Pod for super::FlowKey {}
     unsafe impl aya::Pod for super::FlowValue {}
+    unsafe impl aya::Pod for super::IoCall {}
 }

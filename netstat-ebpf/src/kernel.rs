@@ -5,13 +5,29 @@ use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_task, bpf_get_current_uid_gid, bpf_probe_read_kernel,
 };
-use netstat_common::{KernelOffsets, OFFSET_UNKNOWN, Owner, STAT_READ_FAILED};
+use netstat_common::{KernelOffsets, OFFSET_UNKNOWN, Owner, STAT_READ_FAILED, kernel_has};
 
 use crate::count;
 
 /// Set at load time (see netstat-common).
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = KernelOffsets::UNKNOWN;
+
+/// Set at load time: [`kernel_has`] bits.
+#[unsafe(no_mangle)]
+static KERNEL_HAS: u32 = 0;
+
+/// Whether the running kernel accepts `what` (a [`kernel_has`] bit).
+#[inline(always)]
+pub fn has(what: u32) -> bool {
+    *load_time(&KERNEL_HAS) & what != 0
+}
+
+/// `BPF_ATOMIC` or/and (5.12+).
+#[inline(always)]
+pub fn atomic_bitops() -> bool {
+    has(kernel_has::ATOMIC_BITOPS)
+}
 
 /// The offsets, through a pointer the compiler cannot see through (see [`load_time`]).
 #[inline(always)]
@@ -76,6 +92,12 @@ pub fn sock_netns(sk: u64) -> u32 {
 #[inline(always)]
 pub fn sock_cookie(sk: u64) -> u64 {
     read::<u64>(sk, offsets().skc_cookie).unwrap_or(0)
+}
+
+/// `socket->sk`: the `struct sock *` of a `struct socket *`; 0 if unknown.
+#[inline(always)]
+pub fn socket_sk(socket: u64) -> u64 {
+    read::<u64>(socket, offsets().socket_sk).unwrap_or(0)
 }
 
 /// Inode number of the `struct socket` that `sk` hangs from (`socket:[N]`); 0 if none.

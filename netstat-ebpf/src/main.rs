@@ -8,6 +8,7 @@
 
 mod events;
 mod flows;
+mod io;
 mod kernel;
 mod owners;
 
@@ -21,8 +22,8 @@ use aya_ebpf::{
     },
 };
 use netstat_common::{
-    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, STAT_NO_COOKIE, STAT_SLOTS, STAT_TRANSITIONS,
-    TcpState, TcpStateEvent, emit, event_flags, event_kind, inet_sock_set_state as tp, syscall_tp,
+    AF_INET, AF_INET6, IPPROTO_TCP, STAT_NO_COOKIE, STAT_SLOTS, STAT_TRANSITIONS, TcpState,
+    TcpStateEvent, emit, event_flags, event_kind, inet_sock_set_state as tp, syscall_tp,
 };
 
 #[map(name = "STATS")]
@@ -40,7 +41,7 @@ const ALLOW: i32 = 1;
 /// `off` must be the offset of a `T` in the record (netstat-common's checked layouts),
 /// aligned to its size.
 #[inline(always)]
-unsafe fn field<T: Copy>(ctx: &TracePointContext, off: usize) -> T {
+pub(crate) unsafe fn field<T: Copy>(ctx: &TracePointContext, off: usize) -> T {
     // SAFETY: per the contract, an aligned in-record load.
     unsafe { core::ptr::read_volatile((ctx.as_ptr() as *const u8).add(off) as *const T) }
 }
@@ -189,60 +190,6 @@ pub fn sys_exit_accept(ctx: TracePointContext) -> u32 {
         return 0;
     }
     accepted(&ctx)
-}
-
-fn io(ctx: &TracePointContext, sent: bool) -> u32 {
-    // SAFETY: offsets of the sock_{send,recv}_length record (netstat-common).
-    let (sk, family, protocol, ret, msg_flags): (u64, u16, u16, i32, i32) = unsafe {
-        (
-            field(ctx, syscall_tp::LEN_SK),
-            field(ctx, syscall_tp::LEN_FAMILY),
-            field(ctx, syscall_tp::LEN_PROTOCOL),
-            field(ctx, syscall_tp::LEN_RET),
-            field(ctx, syscall_tp::LEN_FLAGS),
-        )
-    };
-    if family != AF_INET && family != AF_INET6 {
-        return 0;
-    }
-    // A peek leaves the data for the next read, and the error queue carries
-    // timestamps and notifications, not data: neither counts.
-    const MSG_PEEK: i32 = 2;
-    const MSG_ERRQUEUE: i32 = 0x2000;
-    if ret < 0 || (!sent && msg_flags & (MSG_PEEK | MSG_ERRQUEUE) != 0) {
-        if protocol == IPPROTO_UDP && events::wanted(emit::FLOWS) {
-            // The peer a failed (or skipped) call named must not stick to the next one.
-            flows::drop_peer();
-        }
-        return 0;
-    }
-    let cookie = kernel::sock_cookie(sk);
-    if cookie == 0 {
-        return 0;
-    }
-    let netns = kernel::sock_netns(sk);
-    owners::io(&owners::key(cookie, netns), sent, ret as u64);
-    if protocol == IPPROTO_UDP && events::wanted(emit::FLOWS) {
-        flows::datagram(sk, cookie, netns, family, sent, ret as u64);
-    }
-    0
-}
-
-/// `sock:sock_send_length`: sendmsg on any socket, in the sender's context.
-#[tracepoint(category = "sock", name = "sock_send_length")]
-pub fn sock_send_length(ctx: TracePointContext) -> u32 {
-    if events::hooks_only() {
-        return 0;
-    }
-    io(&ctx, true)
-}
-
-#[tracepoint(category = "sock", name = "sock_recv_length")]
-pub fn sock_recv_length(ctx: TracePointContext) -> u32 {
-    if events::hooks_only() {
-        return 0;
-    }
-    io(&ctx, false)
 }
 
 /// `syscalls:sys_enter_close`: an owner closing one descriptor of a socket that stays

@@ -71,17 +71,37 @@ pub fn key(cookie: u64, netns: u32) -> SockKey {
 }
 
 /// Sets `bits` in a live record's flags.
+///
+/// Kernels before 5.12 have no atomic or/and (their verifier refuses the instruction;
+/// the branch is pruned on load there): the flags are then read, changed and written
+/// back, and a flag that another CPU sets on the same record in that instant can be
+/// lost. The flags' writers (close, release, a state change) rarely meet on one socket
+/// at once.
 #[inline(always)]
 fn set_flags(rec: *mut SockRecord, bits: u64) {
-    // SAFETY: an aligned u64 inside a live map value.
-    unsafe { atomic_or::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*rec).flags, bits) };
+    // SAFETY: a field address inside a live map value; no reference is formed.
+    let p = unsafe { &raw mut (*rec).flags };
+    if kernel::atomic_bitops() {
+        // SAFETY: an aligned u64 inside a live map value.
+        unsafe { atomic_or::<u64, u64, { AtomicOrdering::Relaxed }>(p, bits) };
+    } else {
+        // SAFETY: as above.
+        unsafe { core::ptr::write_volatile(p, core::ptr::read_volatile(p) | bits) };
+    }
 }
 
-/// Clears `bits` in a live record's flags.
+/// Clears `bits` in a live record's flags (see [`set_flags`] for old kernels).
 #[inline(always)]
 fn clear_flags(rec: *mut SockRecord, bits: u64) {
-    // SAFETY: an aligned u64 inside a live map value.
-    unsafe { atomic_and::<u64, u64, { AtomicOrdering::Relaxed }>(&raw mut (*rec).flags, !bits) };
+    // SAFETY: a field address inside a live map value; no reference is formed.
+    let p = unsafe { &raw mut (*rec).flags };
+    if kernel::atomic_bitops() {
+        // SAFETY: an aligned u64 inside a live map value.
+        unsafe { atomic_and::<u64, u64, { AtomicOrdering::Relaxed }>(p, !bits) };
+    } else {
+        // SAFETY: as above.
+        unsafe { core::ptr::write_volatile(p, core::ptr::read_volatile(p) & !bits) };
+    }
 }
 
 /// Adds to a live record's counter.

@@ -109,13 +109,7 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
             return Ok(1);
         }
     };
-    if o.verbose > 0 {
-        writeln!(
-            err,
-            "netstat: agent: attached {}",
-            probe.attached.join(", ")
-        )?;
-    }
+    probe.describe_attach("agent", o.verbose > 0, err)?;
     // Said without -v: each one makes some owners unknowable.
     for m in &probe.offsets_missing {
         writeln!(err, "netstat: agent: not in this kernel's BTF: {m}")?;
@@ -174,7 +168,7 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
     writeln!(
         err,
         "netstat: agent ready: {tracked} sockets tracked ({} seeded from {} network namespaces{}), \
-         queries on {}",
+         state changes from {}, send/receive from {}, queries on {}",
         seeded.inserted,
         seeded.namespaces,
         if seeded.not_stored > 0 {
@@ -182,6 +176,8 @@ pub fn run(o: &Options, err: &mut dyn Write) -> io::Result<i32> {
         } else {
             String::new()
         },
+        probe.state_method,
+        probe.io.summary(),
         path.display()
     )?;
     notify_systemd(&format!("READY=1\nSTATUS=tracking {tracked} sockets"));

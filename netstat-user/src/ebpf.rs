@@ -17,10 +17,10 @@ use aya::{
     programs::{RawTracePoint, TracePoint},
 };
 use netstat_common::{
-    ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_OFFSETS, KernelOffsets,
-    LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_LOST, MAP_OWNERS, MAP_TIMEWAIT,
-    OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE, PROG_INET_SOCK_SET_STATE_RAW, TcpStateEvent, emit,
-    event_kind, inet_sock_set_state,
+    ConnEvent, EventFilter, GLOBAL_EMIT_EVENTS, GLOBAL_FILTER, GLOBAL_KERNEL_HAS, GLOBAL_OFFSETS,
+    KernelOffsets, LOST_CONN_RING_FULL, LOST_RING_FULL, MAP_EVENTS, MAP_FLOWS, MAP_LISTENERS,
+    MAP_LOST, MAP_OWNERS, MAP_TIMEWAIT, OFFSET_UNKNOWN, PROG_INET_SOCK_SET_STATE,
+    PROG_INET_SOCK_SET_STATE_RAW, TcpStateEvent, emit, event_kind, inet_sock_set_state, kernel_has,
 };
 
 /// The object file built by `build.rs` (empty when built with `AYA_BUILD_SKIP=1`).
@@ -86,6 +86,11 @@ pub enum LoadError {
     },
     #[error("eBPF object has no {0}")]
     Missing(&'static str),
+    #[error("eBPF object: {0}")]
+    Object(String),
+    /// No attach method of a hook worked on this kernel.
+    #[error("no way to attach the {hook} hook on this kernel: {tried}")]
+    NoMethod { hook: &'static str, tried: String },
     #[error("kernel BTF: {0}")]
     Btf(String),
     #[error("no cgroup v2 mount in /proc/mounts (the socket hooks attach to its root)")]
@@ -599,7 +604,7 @@ impl StateProbe {
             Ok((o, missing)) => (o, None, Some(missing.join("; "))),
             Err(e) => (KernelOffsets::UNKNOWN, None, Some(e)),
         };
-        let mut ebpf = load_object(&all, Some(opts))?;
+        let mut ebpf = load_object(&all, Some(opts), &features::Verifier::probe())?;
         let state = attach_state_program(&mut ebpf, &all)?;
         Ok(Self {
             events: EventRing::take(&mut ebpf)?,
@@ -642,14 +647,21 @@ pub fn hooks_only() -> bool {
 pub(crate) fn load_object(
     offsets: &KernelOffsets,
     events: Option<ProbeOptions>,
+    verifier: &features::Verifier,
 ) -> Result<Ebpf, LoadError> {
     let emit = events.map_or(0, |e| e.emit) | if hooks_only() { emit::HOOKS_ONLY } else { 0 };
     let filter = events.map(|e| e.filter).unwrap_or_default();
+    let has = if verifier.atomic_bitops {
+        kernel_has::ATOMIC_BITOPS
+    } else {
+        0
+    };
     let mut loader = EbpfLoader::new();
     loader
         .override_global(GLOBAL_OFFSETS, offsets, true)
         .override_global(GLOBAL_EMIT_EVENTS, &emit, true)
-        .override_global(GLOBAL_FILTER, &filter, true);
+        .override_global(GLOBAL_FILTER, &filter, true)
+        .override_global(GLOBAL_KERNEL_HAS, &has, true);
     match events {
         Some(ProbeOptions {
             ring_bytes: Some(bytes),
@@ -676,8 +688,18 @@ pub(crate) fn load_object(
     if let Some(n) = capacity_setting(TEST_OWNERS_MAX_ENV, SETTING_MAX)? {
         loader.map_max_entries(MAP_OWNERS, n);
     }
-    Ok(loader.load(OBJECT)?)
+    if verifier.runtime_alloc_maps {
+        return Ok(loader.load(OBJECT)?);
+    }
+    let object =
+        object_file::preallocated(OBJECT, RUNTIME_ALLOC_MAPS).map_err(LoadError::Object)?;
+    Ok(loader.load(&object)?)
 }
+
+/// The object's hash maps built with `BPF_F_NO_PREALLOC`, which kernels before 6.1
+/// refuse in tracing programs: preallocated there (their memory is then taken at load,
+/// whether used or not: see the README's "Kernels").
+const RUNTIME_ALLOC_MAPS: &[&str] = &[MAP_OWNERS, MAP_LISTENERS, MAP_FLOWS];
 
 /// What the state-change tracepoint alone needs (`--watch`): maps, a tracepoint program
 /// and its kernel reads.
@@ -873,4 +895,7 @@ format:
     }
 }
 
+pub mod attach;
+pub mod features;
+mod object_file;
 pub mod owners;

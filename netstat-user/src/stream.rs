@@ -377,6 +377,7 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
         }
     };
     crate::stop::install();
+    probe.describe_attach(what, o.verbose > 0, err)?;
     for m in &probe.offsets_missing {
         writeln!(err, "netstat: {what}: not in this kernel's BTF: {m}")?;
     }
@@ -398,11 +399,12 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<
     let seeded = agent::seed(&mut probe, root, err)?;
     writeln!(
         err,
-        "netstat: {what}: TCP state changes from {}, owners from the socket hooks{}; {} \
-         sockets seeded; ready",
+        "netstat: {what}: TCP state changes from {}, owners from the socket hooks and \
+         send/receive ({}){}; {} sockets seeded; ready",
         probe.state_method,
+        probe.io.summary(),
         if plan.audit_udp {
-            ", UDP flows from cgroup sendmsg/recvmsg and sock_{send,recv}_length"
+            ", UDP flows from cgroup sendmsg/recvmsg and send/receive"
         } else {
             ""
         },

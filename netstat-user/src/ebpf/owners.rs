@@ -1,12 +1,12 @@
 //! The socket-owner programs: loaded and attached by the agent, read through batch
 //! lookups of the `OWNERS` map.
 //!
-//! What attaches where (chosen from what these kernels accept: no kprobes, no fentry):
-//! cgroup `sock_create`/`sock_release`/`connect4`/`connect6` and `sock_ops` on the
-//! cgroup v2 root (they then see every process, in every network namespace, with the
-//! real caller as `current`), tracepoints for accept exits, close and send/recv lengths,
-//! and a raw tracepoint for state changes (the classic one where raw ones cannot attach:
-//! see `super::attach_state_program`).
+//! What attaches where: cgroup `sock_create`/`sock_release`/`connect4`/`connect6` and
+//! `sock_ops` on the cgroup v2 root (they then see every process, in every network
+//! namespace, with the real caller as `current`), tracepoints for accept exits and
+//! close, send/receive by the best method the kernel takes (`super::attach`: fexit,
+//! tracepoints, kprobes), and a raw tracepoint for state changes (the classic one where
+//! raw ones cannot attach: see `super::attach_state_program`).
 use std::{
     io,
     os::fd::{AsFd, AsRawFd},
@@ -53,6 +53,10 @@ pub struct OwnerProbe {
     /// How the state-change program is attached, and why not as a raw tracepoint.
     pub state_method: super::AttachMethod,
     pub raw_refused: Option<String>,
+    /// How send/receive is attached, and what was refused before.
+    pub io: super::attach::Chosen,
+    /// How the programs were adapted to this kernel's verifier (empty on new kernels).
+    pub adaptations: Vec<&'static str>,
 }
 
 /// Counters the programs keep (see netstat-common's `STAT_*`).
@@ -105,7 +109,9 @@ impl OwnerProbe {
                 return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
             }
         }
-        let mut ebpf = load_object(&offsets, events)?;
+        let verifier = super::features::Verifier::probe();
+        let io_order = super::attach::io_order()?;
+        let mut ebpf = load_object(&offsets, events, &verifier)?;
         let cgroup_path = cgroup2_mount(&std::fs::read("/proc/mounts").unwrap_or_default())
             .ok_or(LoadError::NoCgroup2)?;
         let cgroup = std::fs::File::open(&cgroup_path).map_err(|source| LoadError::Format {
@@ -126,8 +132,6 @@ impl OwnerProbe {
         for (name, category, event) in [
             (progs::ACCEPT_EXIT, "syscalls", "sys_exit_accept"),
             (progs::ACCEPT4_EXIT, "syscalls", "sys_exit_accept4"),
-            (progs::SEND_LENGTH, "sock", "sock_send_length"),
-            (progs::RECV_LENGTH, "sock", "sock_recv_length"),
             (progs::CLOSE_ENTER, "syscalls", "sys_enter_close"),
         ]
         .into_iter()
@@ -138,6 +142,8 @@ impl OwnerProbe {
             p.attach(category, event).map_err(prog_err(name))?;
             attached.push(format!("tracepoint {category}:{event}"));
         }
+        let io = super::attach::send_recv(&mut ebpf, &io_order)?;
+        attached.extend(io.points.iter().cloned());
         // aya attaches through bpf_link where the kernel has it (5.7+), and cgroup links
         // always coexist with other programs: the kernel refuses the MULTI flag on them.
         let mode = CgroupAttachMode::Single;
@@ -210,7 +216,34 @@ impl OwnerProbe {
             state_prog_fd: state.prog_fd,
             state_method: state.method,
             raw_refused: state.raw_refused,
+            io,
+            adaptations: verifier.adaptations(),
         })
+    }
+
+    /// What `-v` says about how the programs went in (`who`: `agent`, `--watch`…):
+    /// where each is attached, the methods the kernel refused first and why, and how
+    /// the programs were adapted to an older verifier. Without `-v`, only the
+    /// adaptations (they change what the agent costs and guarantees).
+    pub fn describe_attach(
+        &self,
+        who: &str,
+        verbose: bool,
+        err: &mut dyn io::Write,
+    ) -> io::Result<()> {
+        if verbose {
+            writeln!(err, "netstat: {who}: attached {}", self.attached.join(", "))?;
+            for (method, why) in &self.io.refused {
+                writeln!(
+                    err,
+                    "netstat: {who}: send/receive: {method} not used: {why}"
+                )?;
+            }
+        }
+        for a in &self.adaptations {
+            writeln!(err, "netstat: {who}: for this kernel: {a}")?;
+        }
+        Ok(())
     }
 
     /// How many times the kernel skipped the state-change program, and the change went
