@@ -32,13 +32,13 @@ use std::{
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::Options,
     names::Resolver,
     render::{
         json::Stamp,
         sockets::{Namer, ServiceList, host_text},
     },
+    system::RunEnv,
 };
 
 /// net-tools' `fgets()` buffer is 8192 bytes: a longer line is read in pieces of 8191,

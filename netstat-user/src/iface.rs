@@ -49,7 +49,7 @@ use std::{
 };
 
 use crate::perror::strerror;
-use crate::{app::RunEnv, cli::Options};
+use crate::{cli::Options, system::RunEnv};
 
 pub use self::render::short_flags;
 use self::{hw::HwAddr, ioctl::IfSocket, order::IfList};
@@ -131,7 +131,7 @@ pub fn run_once(
         only: o.interface.clone(),
         json: o
             .json
-            .then(|| crate::render::json::Stamp::listing(&env.root.join("proc"))),
+            .then(|| crate::render::json::Stamp::listing(&env.proc_root())),
     };
     let source = if env.netlink {
         Source::Kernel

@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::{Options, RouteFamily},
     names::Resolver,
     render::json::{self, Stamp},
+    system::RunEnv,
 };
 
 pub mod inet;
@@ -112,7 +112,7 @@ pub fn run_once(
 ) -> io::Result<i32> {
     let mut view = RouteView::from_options(o);
     if o.json {
-        view.json = Some(Stamp::listing(&env.root.join("proc")));
+        view.json = Some(Stamp::listing(&env.proc_root()));
     }
     let proc_net = env.root.join("proc/net");
     print_families(&o.route, &view, &proc_net, names, out, err)

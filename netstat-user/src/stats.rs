@@ -37,9 +37,9 @@ use std::{
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::Options,
     render::json::{self, Stamp},
+    system::RunEnv,
 };
 use parse::Block;
 use render::{Printer, Selection};
@@ -125,7 +125,7 @@ pub fn run_once(
     let mut printer = Printer::new(selection);
     let json = o
         .json
-        .then(|| (Stamp::listing(&env.root.join("proc")), selection));
+        .then(|| (Stamp::listing(&env.proc_root()), selection));
     let mut sink = Sink { out, err, json };
     if o.inet {
         snmp(&net, &mut printer, &mut sink)?;
