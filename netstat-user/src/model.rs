@@ -2,6 +2,7 @@
 //! sockets' rows are here; other modes' rows are in a module each.
 pub mod groups;
 pub mod iface;
+pub mod route;
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::perror::strerror;
 use crate::{
     cli::{Options, RouteFamily},
+    model::route::CacheFormat,
     names::Resolver,
     render::json::{self, Stamp},
     system::RunEnv,
@@ -353,7 +354,7 @@ fn rprint_cache(
         return Ok(255);
     };
     let guess = scan::proc_guess_fmt(header, &inet::CACHE_KEYS);
-    let format = inet::CacheFormat::from_guess(guess);
+    let format = CacheFormat::from_guess(guess);
     if format.is_none() {
         let text = format!(
             "ERROR: proc_guess_fmt({},... returned: {guess}\n",
