@@ -3,6 +3,7 @@
 pub mod groups;
 pub mod iface;
 pub mod route;
+pub mod stats;
 
 use std::net::{IpAddr, Ipv4Addr};
 
