@@ -7,7 +7,7 @@ use std::{
     sync::OnceLock,
 };
 
-use netstat_user::app::{self, RunEnv};
+use netstat_user::{app, system::RunEnv};
 
 /// A directory under `$TMPDIR` (xtask points it at a scratch directory it removes)
 /// holding `proc/`, `sys/` and `etc/` files written from the fuzz input.

@@ -7,7 +7,7 @@ use std::{
     ffi::OsString,
     io::{self, Write},
     net::IpAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::Instant,
 };
 
@@ -28,37 +28,8 @@ use crate::{
         procfd::ProgramMap,
         procnet::{ProcNet, ReadError},
     },
+    system::{self, RunEnv},
 };
-
-/// Where the run reads the system from. `PROC_ROOT` (as in ss) points the /proc
-/// source at a recorded tree, and then netlink is not used: the run sees only files.
-#[derive(Clone, Debug)]
-pub struct RunEnv {
-    /// Directory that holds `proc/` and `etc/` (normally `/`).
-    pub root: PathBuf,
-    /// Ask the kernel over netlink before reading /proc.
-    pub netlink: bool,
-}
-
-impl RunEnv {
-    pub fn from_system() -> Self {
-        match std::env::var_os("PROC_ROOT") {
-            Some(p) if !p.is_empty() => {
-                // ss's PROC_ROOT names the /proc directory itself.
-                let proc = PathBuf::from(p);
-                let root = proc.parent().map(Path::to_path_buf).unwrap_or_default();
-                Self {
-                    root,
-                    netlink: false,
-                }
-            }
-            _ => Self {
-                root: PathBuf::from("/"),
-                netlink: true,
-            },
-        }
-    }
-}
 
 /// The whole program: returns the exit code. A closed stdout (`| head`) is success.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -246,7 +217,7 @@ fn sockets_once(
 ) -> io::Result<i32> {
     let p = &o.protocols;
     // --json: one stamp (time, namespace) for the whole listing.
-    let stamp = o.json.then(|| json::Stamp::listing(&env.root.join("proc")));
+    let stamp = o.json.then(|| json::Stamp::listing(&env.proc_root()));
     let stamp = stamp.as_ref();
     // net-tools loads the program cache before it reads any table (and again for
     // each -c round); its notes go to stderr before the header.
@@ -456,11 +427,11 @@ impl Owners {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> io::Result<Owners> {
-        let proc_root = env.root.join("proc");
+        let proc_root = env.proc_root();
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
         let path = crate::agent::socket_path();
-        let netns = agent_client::own_netns(&proc_root);
+        let netns = system::own_netns(&proc_root);
         let why_not = if !env.netlink {
             "PROC_ROOT is set".to_string()
         } else if !inet {

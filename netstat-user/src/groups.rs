@@ -32,35 +32,19 @@ use std::{
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::Options,
+    model::groups::{Group, Membership},
     names::Resolver,
     render::{
         json::Stamp,
         sockets::{Namer, ServiceList, host_text},
     },
+    system::RunEnv,
 };
 
 /// net-tools' `fgets()` buffer is 8192 bytes: a longer line is read in pieces of 8191,
 /// each piece counting as a line.
 const FGETS_MAX: usize = 8191;
-
-/// A multicast group address as the files give it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
-    V4(Ipv4Addr),
-    V6(Ipv6Addr),
-}
-
-/// One row of the table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Membership {
-    /// The device name bytes as net-tools' `device` buffer holds them (up to its NUL).
-    pub device: Vec<u8>,
-    /// The "Users" column of the file (a C `int`, like net-tools' `refcnt`).
-    pub refcnt: i32,
-    pub group: Group,
-}
 
 /// A line net-tools rejects: `warning, got bogus igmp[6] line N.` on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,75 +44,17 @@ mod sysfs;
 
 use std::{
     io::{self, Read, Write},
-    net::Ipv4Addr,
     path::Path,
 };
 
 use crate::perror::strerror;
-use crate::{app::RunEnv, cli::Options};
+use crate::{
+    cli::Options,
+    model::iface::{DevStats, Fetched, HwAddr, IfMap, Inet4},
+    system::RunEnv,
+};
 
-pub use self::render::short_flags;
-use self::{hw::HwAddr, ioctl::IfSocket, order::IfList};
-
-/// The counters of one `/proc/net/dev` line (`struct user_net_device_stats`, the fields
-/// net-tools fills).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DevStats {
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_errors: u64,
-    pub tx_errors: u64,
-    pub rx_dropped: u64,
-    pub tx_dropped: u64,
-    pub rx_multicast: u64,
-    pub rx_compressed: u64,
-    pub tx_compressed: u64,
-    pub collisions: u64,
-    pub rx_frame_errors: u64,
-    pub rx_fifo_errors: u64,
-    pub tx_carrier_errors: u64,
-    pub tx_fifo_errors: u64,
-}
-
-/// `struct ifmap` as `SIOCGIFMAP` fills it (narrower than the kernel's fields).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IfMap {
-    pub mem_start: u64,
-    pub mem_end: u64,
-    pub base_addr: u16,
-    pub irq: u8,
-    pub dma: u8,
-    pub port: u8,
-}
-
-/// The IPv4 facts of one label (`SIOCGIFADDR`, `SIOCGIFNETMASK`, `SIOCGIFBRDADDR`,
-/// `SIOCGIFDSTADDR`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Inet4 {
-    pub addr: Ipv4Addr,
-    pub netmask: Ipv4Addr,
-    pub broadcast: Ipv4Addr,
-    pub destination: Ipv4Addr,
-}
-
-/// One interface after net-tools' `if_fetch()`: what the renderers print.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fetched<'a> {
-    pub name: &'a [u8],
-    /// `SIOCGIFFLAGS`' `short`.
-    pub flags: i16,
-    pub arphrd: u16,
-    pub hwaddr: HwAddr,
-    pub mtu: i32,
-    /// `None` where net-tools has -1 ("unknown", not printed).
-    pub txqlen: Option<i32>,
-    pub map: IfMap,
-    pub inet: Option<Inet4>,
-    /// `None`: not in `/proc/net/dev` (an alias): "no statistics available".
-    pub stats: Option<&'a DevStats>,
-}
+use self::{ioctl::IfSocket, order::IfList};
 
 /// One round of `-i` (app.rs repeats it for `-c`). net-tools prints `Kernel Interface
 /// table` only when it opens its socket, on the first round; later rounds start with the
@@ -131,7 +73,7 @@ pub fn run_once(
         only: o.interface.clone(),
         json: o
             .json
-            .then(|| crate::render::json::Stamp::listing(&env.root.join("proc"))),
+            .then(|| crate::render::json::Stamp::listing(&env.proc_root())),
     };
     let source = if env.netlink {
         Source::Kernel

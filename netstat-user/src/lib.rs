@@ -35,4 +35,5 @@ pub mod source;
 pub mod stats;
 pub mod stop;
 pub mod stream;
+pub mod system;
 pub mod watch;

@@ -18,11 +18,11 @@ use std::{
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::Options,
     model::MasqEntry,
     names::{Resolver, Services},
     source::conntrack,
+    system::RunEnv,
 };
 
 /// `ESYSNOT("netstat", "ip_masquerade")`.
@@ -55,7 +55,7 @@ pub fn run_once(
         }
     };
     if o.json {
-        let stamp = crate::render::json::Stamp::listing(&env.root.join("proc"));
+        let stamp = crate::render::json::Stamp::listing(&env.proc_root());
         crate::render::json::masq::write_entries(out, &stamp, &entries, o.extend > 0)?;
         return Ok(0);
     }

@@ -1,4 +1,10 @@
-//! The one model every source fills and every renderer reads: plain std types.
+//! The one model every source fills and every renderer reads: plain std types. The
+//! sockets' rows are here; other modes' rows are in a module each.
+pub mod groups;
+pub mod iface;
+pub mod route;
+pub mod stats;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Internet protocols netstat lists, in net-tools' section order.

@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::{Options, RouteFamily},
+    model::route::CacheFormat,
     names::Resolver,
     render::json::{self, Stamp},
+    system::RunEnv,
 };
 
 pub mod inet;
@@ -112,7 +113,7 @@ pub fn run_once(
 ) -> io::Result<i32> {
     let mut view = RouteView::from_options(o);
     if o.json {
-        view.json = Some(Stamp::listing(&env.root.join("proc")));
+        view.json = Some(Stamp::listing(&env.proc_root()));
     }
     let proc_net = env.root.join("proc/net");
     print_families(&o.route, &view, &proc_net, names, out, err)
@@ -353,7 +354,7 @@ fn rprint_cache(
         return Ok(255);
     };
     let guess = scan::proc_guess_fmt(header, &inet::CACHE_KEYS);
-    let format = inet::CacheFormat::from_guess(guess);
+    let format = CacheFormat::from_guess(guess);
     if format.is_none() {
         let text = format!(
             "ERROR: proc_guess_fmt({},... returned: {guess}\n",

@@ -37,11 +37,11 @@ use std::{
 
 use crate::perror::strerror;
 use crate::{
-    app::RunEnv,
     cli::Options,
+    model::stats::Block,
     render::json::{self, Stamp},
+    system::RunEnv,
 };
-use parse::Block;
 use render::{Printer, Selection};
 use table::{SNMP_SECTIONS, SNMP6_SECTIONS, Section};
 
@@ -99,7 +99,10 @@ impl Sink<'_> {
     ) -> io::Result<()> {
         match &self.json {
             Some((stamp, selection)) => {
-                json::stats::write_block(self.out, stamp, sections, block, selection)
+                if !selection.shows_section(sections, &block.title) {
+                    return Ok(());
+                }
+                json::stats::write_block(self.out, stamp, block)
             }
             None => printer.block(sections, block, self.out),
         }
@@ -125,7 +128,7 @@ pub fn run_once(
     let mut printer = Printer::new(selection);
     let json = o
         .json
-        .then(|| (Stamp::listing(&env.root.join("proc")), selection));
+        .then(|| (Stamp::listing(&env.proc_root()), selection));
     let mut sink = Sink { out, err, json };
     if o.inet {
         snmp(&net, &mut printer, &mut sink)?;
@@ -378,5 +381,83 @@ Tcp: RtoAlgorithm ActiveOpens\nTcp: 1 3\nUdp: InDatagrams\nUdp: 4\n";
         );
         let (out, _, _) = t.run(&["-su"]);
         assert_eq!(out, "Udp:\n    4 packets received\n");
+    }
+
+    /// `--json`: the records of the sections the options show (json::stats writes a block,
+    /// [`Sink::block`] chooses which).
+    mod records {
+        use serde_json::json;
+
+        use super::*;
+        use crate::render::json::tests::{STAMP, lines};
+        use crate::stats::parse::parse_pairs;
+
+        fn render(
+            selection: Selection,
+            sections: &'static [Section],
+            blocks: &[Block],
+        ) -> Vec<serde_json::Value> {
+            let mut out = Vec::new();
+            for b in blocks {
+                if selection.shows_section(sections, &b.title) {
+                    json::stats::write_block(&mut out, &STAMP, b).expect("vec");
+                }
+            }
+            if out.is_empty() {
+                return Vec::new();
+            }
+            lines(&out)
+        }
+
+        const ALL: Selection = Selection {
+            raw: true,
+            tcp: true,
+            udp: true,
+            sctp: true,
+        };
+
+        #[test]
+        fn every_counter_of_shown_sections() {
+            let blocks = parse_pairs(
+                b"Ip: Forwarding InReceives\nIp: 1 5\nTcp: RtoAlgorithm ActiveOpens MaxConn\nTcp: 1 0 -1\n\
+                  Odd: X\nOdd: 18446744073709551615\n",
+            )
+            .blocks;
+            let v = render(ALL, SNMP_SECTIONS, &blocks);
+            assert_eq!(v.len(), 6);
+            assert_eq!(
+                v[0],
+                json!({"type": "statistic", "ts_ns": 1_700_000_000_123_456_789u64,
+                       "section": "Ip", "name": "Forwarding", "value": 1})
+            );
+            assert_eq!(
+                (v[3]["name"].as_str(), v[3]["value"].as_u64()),
+                (Some("ActiveOpens"), Some(0))
+            );
+            // The kernel's -1 for MaxConn is an unsigned long long to net-tools too.
+            assert_eq!(v[4]["value"].as_u64(), Some(u64::MAX));
+            assert_eq!(v[5]["section"], "Odd");
+            let tcp_only = Selection {
+                tcp: true,
+                ..Default::default()
+            };
+            let v = render(tcp_only, SNMP_SECTIONS, &blocks);
+            let sections: Vec<&str> = v.iter().filter_map(|r| r["section"].as_str()).collect();
+            assert_eq!(sections, ["Tcp", "Tcp", "Tcp", "Odd"]);
+        }
+
+        #[test]
+        fn snmp6_names_keep_their_prefix() {
+            let blocks = crate::stats::parse::parse_snmp6(b"Ip6InReceives 2\nUdp6InDatagrams 1\n");
+            let v = render(ALL, SNMP6_SECTIONS, &blocks);
+            assert_eq!(
+                (v[0]["section"].as_str(), v[0]["name"].as_str()),
+                (Some("Ip6"), Some("Ip6InReceives"))
+            );
+            assert_eq!(
+                (v[1]["section"].as_str(), v[1]["value"].as_u64()),
+                (Some("Udp6"), Some(1))
+            );
+        }
     }
 }

@@ -11,9 +11,7 @@
 //! `SIOCGIFHWADDR`'s `sa_data`, the rest zero. Past the device's address length those 8
 //! bytes are leftovers of earlier ioctls in net-tools (visible only for `unspec` types
 //! with short addresses, such as 4-byte GRE tunnels); they are zero here.
-
-/// `struct interface`'s `hwaddr` as net-tools fills it.
-pub type HwAddr = [u8; 32];
+use super::HwAddr;
 
 /// One hardware type: its name, its title and how it prints an address (`None`: the name
 /// alone).

@@ -16,7 +16,7 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
 };
 
-use super::{IfMap, Inet4, hw::HwAddr};
+use super::{HwAddr, IfMap, Inet4};
 
 /// `IFNAMSIZ`.
 const IFNAMSIZ: usize = 16;

@@ -2,6 +2,12 @@
 //! `ife_print_long()`, the latter shared with ifconfig), byte for byte.
 use std::io::{self, Write};
 
+use crate::model::iface::{
+    IFF_ALLMULTI, IFF_AUTOMEDIA, IFF_BROADCAST, IFF_DEBUG, IFF_DYNAMIC, IFF_LOOPBACK, IFF_MASTER,
+    IFF_MULTICAST, IFF_NOARP, IFF_NOTRAILERS, IFF_POINTOPOINT, IFF_PORTSEL, IFF_PROMISC,
+    IFF_RUNNING, IFF_SLAVE, IFF_UP, short_flags,
+};
+
 use super::{
     Fetched,
     hw::{can_compress, hw_type},
@@ -11,42 +17,6 @@ use super::{
 pub const TITLE: &str = "Kernel Interface table\n";
 pub const SHORT_HEADER: &str =
     "Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg\n";
-
-const IFF_UP: i16 = 0x1;
-const IFF_BROADCAST: i16 = 0x2;
-const IFF_DEBUG: i16 = 0x4;
-const IFF_LOOPBACK: i16 = 0x8;
-const IFF_POINTOPOINT: i16 = 0x10;
-const IFF_NOTRAILERS: i16 = 0x20;
-const IFF_RUNNING: i16 = 0x40;
-const IFF_NOARP: i16 = 0x80;
-const IFF_PROMISC: i16 = 0x100;
-const IFF_ALLMULTI: i16 = 0x200;
-const IFF_MASTER: i16 = 0x400;
-const IFF_SLAVE: i16 = 0x800;
-const IFF_MULTICAST: i16 = 0x1000;
-const IFF_PORTSEL: i16 = 0x2000;
-const IFF_AUTOMEDIA: i16 = 0x4000;
-// `short` holds IFF_DYNAMIC (0x8000) in its sign bit.
-const IFF_DYNAMIC: i16 = i16::MIN;
-
-/// The `Flg` letters, in `ife_print_short()`'s order (`P` twice: PROMISC, POINTOPOINT).
-const SHORT_FLAGS: [(i16, u8); 14] = [
-    (IFF_ALLMULTI, b'A'),
-    (IFF_BROADCAST, b'B'),
-    (IFF_DEBUG, b'D'),
-    (IFF_LOOPBACK, b'L'),
-    (IFF_MULTICAST, b'M'),
-    (IFF_DYNAMIC, b'd'),
-    (IFF_PROMISC, b'P'),
-    (IFF_NOTRAILERS, b'N'),
-    (IFF_NOARP, b'O'),
-    (IFF_POINTOPOINT, b'P'),
-    (IFF_SLAVE, b's'),
-    (IFF_MASTER, b'm'),
-    (IFF_RUNNING, b'R'),
-    (IFF_UP, b'U'),
-];
 
 /// The `flags=N<...>` words, in `ife_print_long()`'s order.
 const LONG_FLAGS: [(i16, &str); 14] = [
@@ -115,15 +85,6 @@ pub fn write_short(out: &mut dyn Write, i: &Fetched<'_>) -> io::Result<()> {
     }
     out.write_all(short_flags(i.flags).as_bytes())?;
     out.write_all(b"\n")
-}
-
-/// The `Flg` letters of the short table (`BMRU`...; empty for no flag).
-pub fn short_flags(flags: i16) -> String {
-    SHORT_FLAGS
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|&(_, c)| char::from(c))
-        .collect()
 }
 
 /// `flags=N<UP,...>` as `ife_print_long()` builds it (an empty list loses its `<`).

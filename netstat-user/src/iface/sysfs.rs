@@ -1,5 +1,5 @@
 //! Link facts from `sys/class/net/<name>/` under the run's root: the source when the run
-//! reads files only (`PROC_ROOT`, see `app::RunEnv`), so recorded trees can be replayed
+//! reads files only (`PROC_ROOT`, see `system::RunEnv`), so recorded trees can be replayed
 //! without privileges. Live runs ask the kernel ([`super::ioctl`]).
 //!
 //! sysfs does not carry everything `SIOCGIF*` returns, so this source is close but not

@@ -52,7 +52,7 @@ impl Stamp {
     pub fn listing(proc_root: &Path) -> Stamp {
         Stamp {
             ts_ns: wall_clock_ns(),
-            netns: crate::source::agent::own_netns(proc_root).map(u64::from),
+            netns: crate::system::own_netns(proc_root).map(u64::from),
         }
     }
 }

@@ -7,20 +7,8 @@ use std::net::Ipv6Addr;
 
 use super::scan::{Kind, Slots};
 use super::{RouteNames, RouteView, pad};
+use crate::model::route::{Fib6Row, RTF_CACHE, flags6};
 use crate::names::ntop6;
-
-const RTF_UP: u32 = 0x0001;
-const RTF_GATEWAY: u32 = 0x0002;
-const RTF_HOST: u32 = 0x0004;
-const RTF_MODIFIED: u32 = 0x0020;
-const RTF_REJECT: u32 = 0x0200;
-const RTF_DEFAULT: u32 = 0x0001_0000;
-const RTF_ALLONLINK: u32 = 0x0002_0000;
-const RTF_ADDRCONF: u32 = 0x0004_0000;
-const RTF_NONEXTHOP: u32 = 0x0020_0000;
-const RTF_EXPIRES: u32 = 0x0040_0000;
-pub const RTF_CACHE: u32 = 0x0100_0000;
-const RTF_FLOW: u32 = 0x0200_0000;
 
 /// `rprint_fib6()` reads lines with `fgets(buff, 1023, fp)`.
 pub const LINE_SIZE: usize = 1023;
@@ -55,19 +43,6 @@ const REFCNT: usize = 27;
 const USE: usize = 28;
 const FLAGS: usize = 29;
 const IFACE: usize = 30;
-
-/// One `/proc/net/ipv6_route` row as net-tools sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fib6Row<'a> {
-    pub destination: Ipv6Addr,
-    pub prefix_len: i32,
-    pub next_hop: Ipv6Addr,
-    pub metric: i32,
-    pub refcnt: i32,
-    pub use_count: i32,
-    pub flags: u32,
-    pub iface: &'a [u8],
-}
 
 /// Reads `/proc/net/ipv6_route` lines the way `rprint_fib6()` does: its field-count
 /// check is disabled (`if (0 && num < 23)`), so every line is a row, and whatever a
@@ -137,30 +112,6 @@ fn groups_addr(slots: &Slots, first: usize) -> Option<Ipv6Addr> {
         .collect::<Vec<_>>()
         .join(&b':');
     std::str::from_utf8(&text).ok()?.parse().ok()
-}
-
-/// The Flag column: `U ! G H D A C a e m n f` (RTF_LOCAL has no letter).
-pub fn flags6(flags: u32) -> String {
-    let mut s = String::with_capacity(4);
-    for (bit, letter) in [
-        (RTF_UP, 'U'),
-        (RTF_REJECT, '!'),
-        (RTF_GATEWAY, 'G'),
-        (RTF_HOST, 'H'),
-        (RTF_DEFAULT, 'D'),
-        (RTF_ADDRCONF, 'A'),
-        (RTF_CACHE, 'C'),
-        (RTF_ALLONLINK, 'a'),
-        (RTF_EXPIRES, 'e'),
-        (RTF_MODIFIED, 'm'),
-        (RTF_NONEXTHOP, 'n'),
-        (RTF_FLOW, 'f'),
-    ] {
-        if flags & bit != 0 {
-            s.push(letter);
-        }
-    }
-    s
 }
 
 /// `fix_v4_address()`: a v4-mapped address whose text holds a `.` prints from after the

@@ -121,13 +121,6 @@ fn tuple(s: &InetSocket) -> Tuple {
     )
 }
 
-/// The network namespace of this process (`/proc/self/ns/net` → `net:[N]`).
-pub fn own_netns(proc_root: &Path) -> Option<u32> {
-    let link = std::fs::read_link(proc_root.join("self/ns/net")).ok()?;
-    let s = link.to_str()?;
-    s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
-}
-
 /// A question sent to the agent whose answer is read on another thread, so the caller
 /// can dump the kernel's tables meanwhile.
 pub struct Pending {

@@ -11,12 +11,7 @@
 //! * `/proc/net/sctp/snmp`: one `Name value` per line, all in one section
 //!   ([`parse_name_values`], `process_fd2()`).
 
-/// One section of a file: its title and its counters, in file order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Block {
-    pub title: Vec<u8>,
-    pub pairs: Vec<(Vec<u8>, u64)>,
-}
+use crate::model::stats::Block;
 
 /// A pairs-of-lines file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

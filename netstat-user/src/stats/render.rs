@@ -8,8 +8,8 @@
 
 use std::io::{self, Write};
 
-use super::parse::Block;
 use super::table::{self, Flag, Kind, Section};
+use crate::model::stats::Block;
 
 /// The sections the options select (`-w`, `-t`, `-u`, `-S`; all of them without any).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,12 @@ impl Selection {
             Flag::Udp => self.udp,
             Flag::Sctp => self.sctp,
         }
+    }
+
+    /// Whether the options show the section titled `title` (`newtable()`'s choice): a
+    /// section without a table always is.
+    pub fn shows_section(&self, sections: &'static [Section], title: &[u8]) -> bool {
+        table::section(sections, title).is_none_or(|s| self.shows(s.flag))
     }
 }
 

@@ -4,7 +4,7 @@ use std::{borrow::Cow, io, io::Write, net::IpAddr};
 use serde::Serialize;
 
 use super::{Stamp, ip_text, text, write_record};
-use crate::groups::{Group, Membership};
+use crate::model::groups::{Group, Membership};
 
 /// One membership.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

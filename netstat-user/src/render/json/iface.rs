@@ -4,7 +4,7 @@ use std::{borrow::Cow, io, io::Write};
 use serde::Serialize;
 
 use super::{Stamp, text, write_record};
-use crate::iface::{Fetched, short_flags};
+use crate::model::iface::{Fetched, short_flags};
 
 /// One interface.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -58,7 +58,7 @@ mod tests {
 
     use super::super::tests::{STAMP, lines};
     use super::*;
-    use crate::iface::{DevStats, IfMap};
+    use crate::model::iface::{DevStats, IfMap};
 
     fn fetched<'a>(name: &'a [u8], flags: i16, stats: Option<&'a DevStats>) -> Fetched<'a> {
         Fetched {

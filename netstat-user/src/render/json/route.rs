@@ -5,11 +5,8 @@ use serde::Serialize;
 
 use super::{Stamp, text, write_record};
 use crate::{
+    model::route::{CacheFormat, CacheRow, Fib6Row, FibRow, cache_flags, fib_flags, flags6},
     names::ntop6,
-    route::{
-        inet::{self, CacheFormat, CacheRow, FibRow},
-        inet6::{self, Fib6Row},
-    },
 };
 
 /// `RT_TABLE_MAIN`: `/proc/net/route` lists the main table only.
@@ -66,7 +63,7 @@ pub fn fib_record<'a>(stamp: &Stamp, row: &FibRow<'a>) -> RouteRecord<'a> {
         destination: row.destination.to_string(),
         prefix_len: prefix_len(row.mask),
         gateway: row.gateway.to_string(),
-        flags: inet::fib_flags(row.flags),
+        flags: fib_flags(row.flags),
         metric: row.metric as u32,
         refcnt: row.refcnt,
         use_count: row.use_count,
@@ -92,7 +89,7 @@ pub fn cache_record<'a>(stamp: &Stamp, row: &CacheRow<'a>, format: CacheFormat) 
         destination: row.destination.to_string(),
         prefix_len: Some(32),
         gateway: row.gateway.to_string(),
-        flags: inet::cache_flags(row.flags, format),
+        flags: cache_flags(row.flags, format),
         metric: row.metric as u32,
         refcnt: row.refcnt,
         use_count: row.use_count,
@@ -122,7 +119,7 @@ pub fn fib6_record<'a>(stamp: &Stamp, row: &Fib6Row<'a>) -> RouteRecord<'a> {
         destination: ntop6(row.destination),
         prefix_len: u8::try_from(row.prefix_len).ok().filter(|&p| p <= 128),
         gateway: ntop6(row.next_hop),
-        flags: inet6::flags6(row.flags),
+        flags: flags6(row.flags),
         metric: row.metric as u32,
         refcnt: row.refcnt,
         use_count: row.use_count,
@@ -144,6 +141,7 @@ mod tests {
 
     use super::super::tests::{STAMP, lines};
     use super::*;
+    use crate::model::route::{RTF_GATEWAY, RTF_HOST, RTF_REJECT, RTF_UP};
 
     #[test]
     fn ipv4_fib_row() {
@@ -152,7 +150,7 @@ mod tests {
             destination: Ipv4Addr::new(192, 0, 2, 0),
             gateway: Ipv4Addr::new(10, 0, 0, 1),
             mask: Ipv4Addr::new(255, 255, 255, 0),
-            flags: inet::RTF_UP | inet::RTF_GATEWAY,
+            flags: RTF_UP | RTF_GATEWAY,
             refcnt: 0,
             use_count: 0,
             metric: -1,
@@ -174,7 +172,7 @@ mod tests {
         let odd = FibRow {
             iface: b"*",
             mask: Ipv4Addr::new(255, 0, 255, 0),
-            flags: inet::RTF_UP | inet::RTF_REJECT,
+            flags: RTF_UP | RTF_REJECT,
             ..row
         };
         let v = fib_record(&STAMP, &odd);
@@ -230,7 +228,7 @@ mod tests {
             destination: Ipv4Addr::new(127, 0, 0, 2),
             gateway: Ipv4Addr::UNSPECIFIED,
             spec_dst: Ipv4Addr::LOCALHOST,
-            flags: inet::RTF_UP | inet::RTF_HOST,
+            flags: RTF_UP | RTF_HOST,
             refcnt: 1,
             use_count: 2,
             metric: 0,

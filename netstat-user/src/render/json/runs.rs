@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::app::{RunEnv, run};
+use crate::{app::run, system::RunEnv};
 
 /// A recorded `/proc` (and `/sys`) under a temporary root.
 struct Tree(PathBuf);
