@@ -21,6 +21,12 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// What the oldest supported kernel (5.10) needs.
+    pub const OLDEST: Self = Self {
+        runtime_alloc_maps: false,
+        atomic_bitops: false,
+    };
+
     /// Asks the kernel. A probe that cannot run at all (no privilege: the real load
     /// will say so) answers as the newest kernels do, so nothing is adapted for nothing.
     pub fn probe() -> Self {
@@ -136,6 +142,13 @@ fn runtime_alloc_maps() -> Option<bool> {
     }
 }
 
+/// Whether a load failed for one of the rules [`Verifier`] adapts to: run-time
+/// allocated maps, or an atomic bit operation (5.10's verifier: "BPF_STX uses reserved
+/// fields").
+pub fn refusal_of_old_verifier(error: &str) -> bool {
+    refuses_runtime_alloc(error) || error.contains("BPF_STX uses reserved fields")
+}
+
 /// The verifier's words for the refusal (kernel/bpf/verifier.c, before 6.1).
 fn refuses_runtime_alloc(log: &str) -> bool {
     log.contains("run-time allocated hash maps")
@@ -190,6 +203,10 @@ mod tests {
              unsafe. Switch to preallocated hash maps.\n"
         ));
         assert!(!refuses_runtime_alloc("invalid bpf_context access"));
+        assert!(refusal_of_old_verifier(
+            "... BPF_STX uses reserved fields\n"
+        ));
+        assert!(!refusal_of_old_verifier("Operation not permitted"));
     }
 
     #[test]

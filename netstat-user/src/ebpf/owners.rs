@@ -93,6 +93,24 @@ impl OwnerProbe {
 
     /// With `Some`, the state tracepoint also queues events (see [`super::EventRing`]).
     pub fn load_with(events: Option<super::ProbeOptions>) -> Result<Self, LoadError> {
+        let probed = super::features::Verifier::probe();
+        match Self::load_for(events, probed) {
+            // The probe missed what the verifier refuses (a kernel it cannot read):
+            // once more, adapted to the oldest verifier.
+            Err(e)
+                if probed != super::features::Verifier::OLDEST
+                    && super::features::refusal_of_old_verifier(&e.describe()) =>
+            {
+                Self::load_for(events, super::features::Verifier::OLDEST)
+            }
+            r => r,
+        }
+    }
+
+    fn load_for(
+        events: Option<super::ProbeOptions>,
+        verifier: super::features::Verifier,
+    ) -> Result<Self, LoadError> {
         require_privilege("loading the socket-owner programs", super::OWNER_PROBE_CAPS)?;
         // The accept, close and send/recv hooks are classic tracepoints.
         ensure_tracefs()?;
@@ -109,7 +127,6 @@ impl OwnerProbe {
                 return Err(LoadError::Btf(format!("BTF has no offset for {name}")));
             }
         }
-        let verifier = super::features::Verifier::probe();
         let io_order = super::attach::io_order()?;
         let mut ebpf = load_object(&offsets, events, &verifier)?;
         let cgroup_path = cgroup2_mount(&std::fs::read("/proc/mounts").unwrap_or_default())
