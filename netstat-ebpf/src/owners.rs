@@ -72,11 +72,11 @@ pub fn key(cookie: u64, netns: u32) -> SockKey {
 
 /// Sets `bits` in a live record's flags.
 ///
-/// Kernels before 5.12 have no atomic or/and (their verifier refuses the instruction;
-/// the branch is pruned on load there): the flags are then read, changed and written
-/// back, and a flag that another CPU sets on the same record in that instant can be
-/// lost. The flags' writers (close, release, a state change) rarely meet on one socket
-/// at once.
+/// Kernels before 5.12 have no atomic or/and: there the flags are to be read, changed
+/// and written back, and a flag that another CPU sets on the same record in that
+/// instant can be lost. Not enough yet for 5.10: its verifier refuses any `BPF_ATOMIC`
+/// or/and instruction in the program in a pass before it prunes dead branches, so
+/// that kernel needs an object without them (see the README's "Kernels").
 #[inline(always)]
 fn set_flags(rec: *mut SockRecord, bits: u64) {
     // SAFETY: a field address inside a live map value; no reference is formed.

@@ -102,6 +102,32 @@ impl Cmd {
             .with_context(|| format!("could not start `{self}`"))
     }
 
+    /// Like [`Cmd::status`], but the child's stdout and stderr reach ours through pipes,
+    /// copied as they come: for children that reopen them by name (QEMU opens
+    /// /proc/self/fd/1 and 2), which would write over the start of a file they are
+    /// redirected to.
+    pub fn status_through_pipes(&self) -> Result<ExitStatus> {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start `{self}`"))?;
+        let mut out = child.stdout.take().context("no stdout pipe")?;
+        let mut err = child.stderr.take().context("no stderr pipe")?;
+        // A failed copy (our own stdout closed) is not the child's failure: it still runs
+        // to its end and its status is what counts.
+        let copier = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut err, &mut std::io::stderr());
+        });
+        let _ = std::io::copy(&mut out, &mut std::io::stdout());
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for `{self}`"))?;
+        let _ = copier.join();
+        Ok(status)
+    }
+
     /// Runs with stdout and stderr captured, whatever the exit status; fails only when it
     /// cannot start.
     pub fn capture(&self) -> Result<Output> {
@@ -120,6 +146,21 @@ impl Cmd {
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             );
+        }
+        String::from_utf8(out.stdout).with_context(|| format!("`{self}` printed non-UTF-8"))
+    }
+
+    /// Captured stdout of a command that must succeed, its stderr going to the terminal:
+    /// for long runs (cargo builds) whose progress and errors the user should see as they come.
+    pub fn read_stdout(&self) -> Result<String> {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("could not start `{self}`"))?;
+        if !out.status.success() {
+            bail!("`{self}` failed ({})", out.status);
         }
         String::from_utf8(out.stdout).with_context(|| format!("`{self}` printed non-UTF-8"))
     }
@@ -202,5 +243,17 @@ mod tests {
         );
         assert_eq!(Cmd::new("/nonexistent/tool").probe(), None);
         assert_eq!(Cmd::new("echo").arg("hi").read().unwrap(), "hi\n");
+        assert_eq!(
+            Cmd::new("sh")
+                .args(["-c", "echo out; echo err >&2"])
+                .read_stdout()
+                .unwrap(),
+            "out\n"
+        );
+        let err = Cmd::new("sh")
+            .args(["-c", "exit 3"])
+            .read_stdout()
+            .unwrap_err();
+        assert!(err.to_string().contains("failed"), "{err}");
     }
 }

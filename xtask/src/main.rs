@@ -10,6 +10,7 @@ mod fuzz;
 mod parse;
 mod setup;
 mod timing;
+mod vm;
 
 use std::{
     ffi::OsString,
@@ -61,8 +62,28 @@ enum Task {
     /// with the man page and completions found in target/dist; prints its path
     Deb,
     /// Setup, build, then rustfmt check, clippy, a bounded fuzz run of every target
-    /// (fuzz/) and every test (unit and integration; the integration tests need root)
-    Test,
+    /// (fuzz/) and every test (unit and integration; the integration tests need root).
+    /// With --kernel, instead: setup, build, the kernel matrix's setup (vm-setup), then
+    /// the in-guest tests (GUEST_TESTS in xtask/src/vm.rs) in that Debian kernel
+    Test {
+        /// Run the in-guest tests in this Debian kernel (QEMU), or in each in turn
+        #[arg(long, value_name = "KERNEL", value_parser = clap::builder::PossibleValuesParser::new(vm::kernel_choices()))]
+        kernel: Option<String>,
+    },
+    /// Prepare the kernel matrix (only for `vm` and `test --kernel`, which run it too):
+    /// apt sources for the kernels' suites, qemu-system-x86, busybox-static, kmod,
+    /// virtme-ng in a venv and the Debian kernels extracted under /var/lib/netstat-ebpf/vm
+    VmSetup,
+    /// Boot a Debian kernel in QEMU (virtme-ng) with this machine's root filesystem and
+    /// run CMD ARGS in it as root, from the workspace (`cargo xtask vm --kernel 6.1 --
+    /// uname -r`); prints the guest's console and exits with CMD's exit code
+    Vm {
+        /// Which kernel (with `all`, each in turn; the exit code is the last non-zero one)
+        #[arg(long, value_name = "KERNEL", value_parser = clap::builder::PossibleValuesParser::new(vm::kernel_choices()))]
+        kernel: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
     /// Setup, then build the fuzz targets under fuzz/ (cargo-fuzz, nightly) and run each
     /// for SECONDS on a scratch copy of its seed corpus (fuzz/corpus/TARGET); fails on any
     /// crash, panic or timeout, keeping the input under target/fuzz/artifacts/TARGET/
@@ -164,7 +185,29 @@ fn run_task(task: Task) -> Result<ExitCode> {
             let deb = deb::deb(&root, &target_dir(&root)?)?;
             println!("{}", deb.display());
         }
-        Task::Test => test(&root)?,
+        Task::Test { kernel: None } => test(&root)?,
+        Task::Test {
+            kernel: Some(kernel),
+        } => {
+            let kernels = vm::select(&kernel)?;
+            let bin = build(&root)?;
+            vm::matrix(&root, &bin, &kernels)?;
+        }
+        Task::VmSetup => {
+            vm::setup(true)?;
+        }
+        Task::Vm { kernel, command } => {
+            let kernels = vm::select(&kernel)?;
+            let vm = vm::setup(false)?;
+            let mut code = 0;
+            for kernel in kernels {
+                let this = vm::run(&vm, &root, kernel, &command)?;
+                if this != 0 {
+                    code = this;
+                }
+            }
+            return Ok(ExitCode::from(code));
+        }
         Task::Fuzz { seconds, target } => {
             setup::setup(&root, false)?;
             fuzz::fuzz(

@@ -152,6 +152,33 @@ pub fn target_directory(metadata_json: &str) -> Option<String> {
     value.get("target_directory")?.as_str().map(str::to_owned)
 }
 
+/// The test executables of `cargo test --no-run --message-format=json…` (one JSON message a
+/// line), by target name: the integration tests' file names under tests/, `netstat_user`
+/// for a library's unit tests. The first artifact of a name wins.
+pub fn test_executables(messages: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for line in messages.lines() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if value.get("reason").and_then(|r| r.as_str()) != Some("compiler-artifact")
+            || value.pointer("/profile/test").and_then(|t| t.as_bool()) != Some(true)
+        {
+            continue;
+        }
+        let (Some(name), Some(exe)) = (
+            value.pointer("/target/name").and_then(|n| n.as_str()),
+            value.get("executable").and_then(|e| e.as_str()),
+        ) else {
+            continue;
+        };
+        found
+            .entry(name.to_owned())
+            .or_insert_with(|| exe.to_owned());
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +298,30 @@ mod tests {
         let json = r#"{"packages":[],"target_directory":"/work/main/target","version":1}"#;
         assert_eq!(target_directory(json).as_deref(), Some("/work/main/target"));
         assert_eq!(target_directory("not json"), None);
+    }
+
+    #[test]
+    fn test_executables_from_cargo_messages() {
+        let messages = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"libc"},"profile":{"test":false},"executable":null}
+{"reason":"compiler-artifact","target":{"kind":["test"],"name":"owners"},"profile":{"test":true},"executable":"/w/target/release/deps/owners-ab12"}
+{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"netstat_user"},"profile":{"test":true},"executable":"/w/target/release/deps/netstat_user-cd34"}
+{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"netstat"},"profile":{"test":false},"executable":"/w/target/release/netstat"}
+{"reason":"compiler-artifact","target":{"kind":["test"],"name":"docs"},"profile":{"test":true},"executable":null}
+{"reason":"build-finished","success":true}
+not json"#;
+        let found = test_executables(messages);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "netstat_user".to_owned(),
+                    "/w/target/release/deps/netstat_user-cd34".to_owned()
+                ),
+                (
+                    "owners".to_owned(),
+                    "/w/target/release/deps/owners-ab12".to_owned()
+                ),
+            ]
+        );
     }
 }

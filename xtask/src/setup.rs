@@ -17,7 +17,7 @@ const CARGO_DEB_VERSION: &str = "3.8.0";
 /// `[package.metadata.deb]` in netstat-user/Cargo.toml uses (globs, systemd-units).
 const CARGO_DEB_MIN_MAJOR: u32 = 2;
 
-struct Package {
+pub struct Package {
     name: &'static str,
     why: &'static str,
     /// Optional packages are skipped (with a note) when the apt sources do not carry them.
@@ -44,7 +44,7 @@ const PACKAGES: &[Package] = &[
     optional("man-db", "man -l on the man page in the docs test"),
 ];
 
-const fn required(name: &'static str, why: &'static str) -> Package {
+pub const fn required(name: &'static str, why: &'static str) -> Package {
     Package {
         name,
         why,
@@ -88,69 +88,103 @@ const MOUNTS: &[Mount] = &[
 /// Runs every step. With `verbose`, prints one line per step even when there is nothing to
 /// do; otherwise steps already done are summed up in one line.
 pub fn setup(root: &Path, verbose: bool) -> Result<()> {
-    let status = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let uid = parse::effective_uid(&status).context("no Uid line in /proc/self/status")?;
-    let mut s = Setup {
-        verbose,
-        uid,
-        present: 0,
-        acted: 0,
-        blocked: Vec::new(),
-    };
+    let mut s = Setup::new(verbose)?;
 
-    s.debian_packages()?;
+    s.debian_packages(PACKAGES, None)?;
     s.rust_toolchains(root)?;
     s.bpf_linker()?;
     s.cargo_deb()?;
     s.cargo_fuzz()?;
     s.mounts()?;
 
-    if !s.blocked.is_empty() {
-        bail!(
-            "setup could not finish: it runs as uid {} and these steps need root:\n  - {}\n\
-             Run `cargo xtask setup` as root.",
-            s.uid,
-            s.blocked.join("\n  - ")
-        );
-    }
-    if !verbose && s.acted == 0 {
-        eprintln!("setup: ok: all {} steps already present", s.present);
-    }
-    Ok(())
+    s.finish("setup")
 }
 
-struct Setup {
+/// The steps' bookkeeping, shared with the kernel matrix's setup (vm.rs): what was already
+/// there, what was done, what needs root.
+pub struct Setup {
     verbose: bool,
     uid: u32,
     present: usize,
     acted: usize,
     blocked: Vec<String>,
+    /// Whether this run has already brought apt's package lists up to date.
+    apt_updated: bool,
 }
 
 impl Setup {
-    fn is_root(&self) -> bool {
+    pub fn new(verbose: bool) -> Result<Self> {
+        let status =
+            fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+        let uid = parse::effective_uid(&status).context("no Uid line in /proc/self/status")?;
+        Ok(Setup {
+            verbose,
+            uid,
+            present: 0,
+            acted: 0,
+            blocked: Vec::new(),
+            apt_updated: false,
+        })
+    }
+
+    /// Fails when a step needed root; otherwise sums up the steps already done (unless
+    /// each was printed). `task` is the `cargo xtask` task to re-run as root.
+    pub fn finish(self, task: &str) -> Result<()> {
+        if !self.blocked.is_empty() {
+            bail!(
+                "{task} could not finish: it runs as uid {} and these steps need root:\n  - {}\n\
+                 Run `cargo xtask {task}` as root.",
+                self.uid,
+                self.blocked.join("\n  - ")
+            );
+        }
+        if !self.verbose && self.acted == 0 {
+            eprintln!("{task}: ok: all {} steps already present", self.present);
+        }
+        Ok(())
+    }
+
+    pub fn is_root(&self) -> bool {
         self.uid == 0
     }
 
-    fn present(&mut self, step: &str) {
+    pub fn present(&mut self, step: &str) {
         self.present += 1;
         if self.verbose {
             eprintln!("setup: {step}: ok: already present");
         }
     }
 
-    fn installing(&mut self, step: &str, how: &str) {
+    pub fn installing(&mut self, step: &str, how: &str) {
         self.acted += 1;
         eprintln!("setup: {step}: installing ({how})");
     }
 
-    fn blocked(&mut self, step: &str, what: String) {
+    pub fn blocked(&mut self, step: &str, what: String) {
         eprintln!("setup: {step}: NOT DONE: needs root to {what}");
         self.blocked.push(format!("{step}: {what}"));
     }
 
-    fn debian_packages(&mut self) -> Result<()> {
-        let names: Vec<&str> = PACKAGES.iter().map(|p| p.name).collect();
+    /// `apt-get update`, at most once per run.
+    pub fn apt_update(&mut self) -> Result<()> {
+        if self.apt_updated {
+            return Ok(());
+        }
+        let update = apt_get().arg("update");
+        self.installing("apt package lists", &update.to_string());
+        update.run()?;
+        self.apt_updated = true;
+        Ok(())
+    }
+
+    /// Installs those of `packages` that are missing (one apt-get update first, only then),
+    /// preferring the versions of `target_release` (`apt-get -t`) where it has them.
+    pub fn debian_packages(
+        &mut self,
+        packages: &[Package],
+        target_release: Option<&str>,
+    ) -> Result<()> {
+        let names: Vec<&str> = packages.iter().map(|p| p.name).collect();
         // dpkg-query exits 1 when it has never heard of a package; its stdout still lists
         // the others, so the status is not checked.
         let out = Cmd::new("dpkg-query")
@@ -161,7 +195,7 @@ impl Setup {
         let installed = parse::dpkg_installed(&String::from_utf8_lossy(&out.stdout));
 
         let mut missing = Vec::new();
-        for p in PACKAGES {
+        for p in packages {
             if installed.contains(p.name) {
                 self.present(&format!("debian package {}", p.name));
             } else {
@@ -201,9 +235,7 @@ impl Setup {
             return Ok(());
         }
 
-        let update = apt_get().arg("update");
-        self.installing("apt package lists", &update.to_string());
-        update.run()?;
+        self.apt_update()?;
 
         let wanted_names: Vec<&str> = wanted.iter().map(|p| p.name).collect();
         let candidates = apt_candidates(&wanted_names)?;
@@ -229,9 +261,11 @@ impl Setup {
         if install.is_empty() {
             return Ok(());
         }
-        let cmd = apt_get()
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&install);
+        let mut cmd = apt_get().args(["install", "-y", "--no-install-recommends"]);
+        if let Some(release) = target_release {
+            cmd = cmd.args(["-t", release]);
+        }
+        let cmd = cmd.args(&install);
         for name in &install {
             self.installing(&format!("debian package {name}"), &cmd.to_string());
         }
@@ -464,13 +498,18 @@ fn rustup() -> Cmd {
         .env_remove("RUSTUP_TOOLCHAIN_SOURCE")
 }
 
-fn apt_get() -> Cmd {
+/// apt-get that waits (up to 10 minutes) for another apt or dpkg to let go of its lock
+/// rather than failing at once.
+pub fn apt_get() -> Cmd {
     Cmd::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["-o", "DPkg::Lock::Timeout=600"])
         .stdin_null()
 }
 
-fn apt_candidates(names: &[&str]) -> Result<std::collections::BTreeMap<String, Option<String>>> {
+pub fn apt_candidates(
+    names: &[&str],
+) -> Result<std::collections::BTreeMap<String, Option<String>>> {
     let out = Cmd::new("apt-cache").arg("policy").args(names).read()?;
     Ok(parse::apt_candidates(&out, names))
 }
