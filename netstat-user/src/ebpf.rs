@@ -131,18 +131,23 @@ impl LoadError {
     /// The message with every underlying cause not already in it: aya's errors keep the
     /// kernel's answer (`Operation not permitted`, the errno) in their source chain.
     pub fn describe(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            let s = c.to_string();
-            if !text.contains(&s) {
-                text.push_str(": ");
-                text.push_str(&s);
-            }
-            cause = c.source();
-        }
-        text
+        with_causes(self)
     }
+}
+
+/// `err`'s message with every underlying cause not already in it.
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Struct offsets from the running kernel's BTF, so the programs never rely on a layout

@@ -269,16 +269,7 @@ fn check_prototypes() -> Result<(), String> {
 
 /// The program's error with every cause (the kernel's errno is in aya's source chain).
 fn describe(name: &str, e: &aya::programs::ProgramError) -> String {
-    let mut text = format!("{name}: {e}");
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
+    let text = format!("{name}: {}", super::with_causes(e));
     // aya appends the verifier's log, empty when the kernel refused before verifying.
     let trimmed = text.trim_end();
     trimmed
